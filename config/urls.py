@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from medassist.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("account/", include("medassist.access.urls")),
+    path("patients/", include("medassist.patients.urls")),
+    path("audit/", include("medassist.audit.urls")),
+    path("fhir/R4/", include("medassist.fhir.urls")),
+]

@@ -1,0 +1,62 @@
+from django.db import models
+
+from medassist.access.permissions import Permission as P
+
+
+class Role(models.TextChoices):
+    MEDICAL_ASSISTANT = "medical_assistant", "Medical assistant"
+    PROVIDER = "provider", "Provider"
+    NURSE = "nurse", "Nurse"
+    FRONT_DESK = "front_desk", "Front desk"
+    CLINIC_MANAGER = "clinic_manager", "Clinic manager"
+    COMPLIANCE_AUDITOR = "compliance_auditor", "Compliance auditor"
+    ADMINISTRATOR = "administrator", "Administrator"
+
+
+_CLINICAL = frozenset(
+    {
+        P.VIEW_PATIENT,
+        P.REGISTER_PATIENT,
+        P.EDIT_PATIENT,
+        P.PRINT_CHART,
+        P.VIEW_ENCOUNTER,
+        P.EDIT_ENCOUNTER,
+        P.EMERGENCY_ACCESS,
+    }
+)
+
+# Least privilege (HIPAA 164.308(a)(4)): the auditor reads the trail, not the charts.
+ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
+    Role.MEDICAL_ASSISTANT: _CLINICAL,
+    Role.PROVIDER: _CLINICAL,
+    Role.NURSE: _CLINICAL,
+    Role.FRONT_DESK: frozenset(
+        {
+            P.VIEW_PATIENT,
+            P.REGISTER_PATIENT,
+            P.EDIT_PATIENT,
+            P.PRINT_CHART,
+            P.VIEW_ENCOUNTER,
+        }
+    ),
+    Role.CLINIC_MANAGER: frozenset(
+        {
+            P.VIEW_PATIENT,
+            P.VIEW_ENCOUNTER,
+            P.PRINT_CHART,
+            P.MANAGE_STAFF,
+        }
+    ),
+    Role.COMPLIANCE_AUDITOR: frozenset({P.VIEW_AUDIT, P.EXPORT_AUDIT}),
+    Role.ADMINISTRATOR: frozenset({P.MANAGE_STAFF, P.VIEW_AUDIT}),
+}
+
+# ONC 170.315(d)(13): multi-factor authentication; required where the role reaches everything.
+MFA_REQUIRED_ROLES = frozenset({Role.ADMINISTRATOR, Role.COMPLIANCE_AUDITOR})
+
+
+def permissions_for(roles: frozenset[str] | set[str]) -> frozenset[P]:
+    granted: set[P] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(granted)

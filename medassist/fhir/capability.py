@@ -1,0 +1,93 @@
+"""The CapabilityStatement served at /metadata (FHIR R4 http.html#capabilities): what this
+server does, built from the same search-parameter tables the searches use, so that it cannot
+promise a parameter the server does not read."""
+
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from medassist.core import clock
+from medassist.fhir.mappers.patient import US_CORE_PATIENT
+from medassist.fhir.search import (
+    AUDIT_EVENT_PARAMS,
+    MAX_COUNT,
+    PATIENT_PARAMS,
+    SearchParam,
+)
+
+FHIR_VERSION = "4.0.1"
+
+
+def _software_version() -> str:
+    try:
+        return version("medassist")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _search_params(params: Mapping[str, SearchParam]) -> list[dict[str, str]]:
+    return [
+        {
+            "name": p.name,
+            "definition": p.definition,
+            "type": p.type,
+            "documentation": p.documentation,
+        }
+        for p in params.values()
+    ]
+
+
+def capability_statement(base_url: str) -> dict[str, Any]:
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": clock.now().isoformat(),
+        "publisher": "medassist",
+        "kind": "instance",
+        "software": {"name": "medassist", "version": _software_version()},
+        "implementation": {"description": "medassist clinic workstation", "url": base_url},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": (
+                    "Search handling is strict: an unknown parameter or modifier is refused "
+                    "with 400 (send `Prefer: handling=lenient` to have it ignored). Pages hold "
+                    f"_count results (default 20, at most {MAX_COUNT}) from _offset."
+                ),
+                "security": {
+                    "cors": False,
+                    "description": (
+                        "Every request but /metadata needs `Authorization: Bearer <token>`; "
+                        "an administrator issues tokens with `medassist token USERNAME`. "
+                        "The token acts as its user: same clinics, same roles, same audit."
+                    ),
+                },
+                "resource": [
+                    {
+                        "type": "Patient",
+                        "profile": "http://hl7.org/fhir/StructureDefinition/Patient",
+                        "supportedProfile": [US_CORE_PATIENT],
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "versioning": "no-version",
+                        "readHistory": False,
+                        "updateCreate": False,
+                        "searchParam": _search_params(PATIENT_PARAMS),
+                        "documentation": "The patients of the user's clinics.",
+                    },
+                    {
+                        "type": "AuditEvent",
+                        "profile": "http://hl7.org/fhir/StructureDefinition/AuditEvent",
+                        "interaction": [{"code": "search-type"}],
+                        "searchParam": _search_params(AUDIT_EVENT_PARAMS),
+                        "documentation": (
+                            "The audit trail of the user's clinics; only for users whose role "
+                            "may read it (compliance auditor, administrator). Each search is "
+                            "itself recorded in the trail."
+                        ),
+                    },
+                ],
+            }
+        ],
+    }

@@ -1,0 +1,109 @@
+"""Every route that takes an object id, found by walking the URL configuration: an outsider
+(carol, medical assistant at South) asking for North's records gets 404, exactly as for a record
+that does not exist, and nothing in the database changes.
+
+A new route with an id parameter fails `test_every_id_route_has_a_north_object` until it is
+given a North object below: no route can escape this test by being forgotten."""
+
+import hashlib
+import re
+from collections.abc import Callable
+
+import pytest
+from django.apps import apps
+from django.test import Client
+
+from medassist.access.tokens import issue_token
+from medassist.patients.tests.factories import make_encounter, make_patient
+from tests.routes import fill, id_routes
+
+pytestmark = pytest.mark.django_db
+
+# Tables that may legitimately change when anyone sends any request: the audit trail (denials
+# are recorded), sessions and log-in bookkeeping.
+UNWATCHED = {
+    "audit.AuditEvent",
+    "sessions.Session",
+    "axes.AccessAttempt",
+    "axes.AccessLog",
+    "axes.AccessFailureLog",
+    "access.ApiToken",
+}
+
+
+# Which North object stands in for each id parameter, by route. Returns the id to put in the URL.
+def _north_patient(cast) -> str:  # type: ignore[no-untyped-def]
+    return str(make_patient(cast.north, family="Northerner", given="Nell").public_id)
+
+
+def _north_encounter(cast) -> str:  # type: ignore[no-untyped-def]
+    patient = make_patient(cast.north, family="Northerner", given="Ned")
+    return str(make_encounter(patient, cast.bob).public_id)
+
+
+NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
+    (re.compile(r"^patients/<uuid:patient_id>/"), _north_patient),
+    (re.compile(r"^fhir/R4/Patient/<(?:\w+:)?id>$"), _north_patient),
+    (re.compile(r"^fhir/R4/Encounter/<(?:\w+:)?id>$"), _north_encounter),
+]
+
+
+def north_object_for(route: str) -> Callable | None:
+    return next((make for pattern, make in NORTH_OBJECTS if pattern.search(route)), None)
+
+
+def db_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for model in apps.get_models():
+        if model._meta.label in UNWATCHED or model._meta.proxy:
+            continue
+        for row in model._default_manager.order_by("pk").values_list():
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def test_every_id_route_has_a_north_object():
+    missing = [r for r in id_routes() if north_object_for(r) is None]
+    assert not missing, f"give these routes a North object in NORTH_OBJECTS: {missing}"
+
+
+def test_the_walk_finds_the_known_id_routes():
+    routes = id_routes()
+    assert "patients/<uuid:patient_id>/" in routes
+    assert any(r.startswith("fhir/R4/Patient/") for r in routes)
+
+
+@pytest.mark.parametrize("route", id_routes())
+def test_outsider_gets_404_and_nothing_changes(route, cast):
+    object_id = north_object_for(route)(cast)  # type: ignore[misc]
+    url = fill(route, object_id)
+    if route.startswith("fhir/"):
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_token(user=cast.carol)}")
+    else:
+        client = Client()
+        client.force_login(cast.carol)
+    before = db_fingerprint()
+
+    got = {
+        "GET": client.get(url).status_code,
+        "POST": client.post(
+            url,
+            {
+                "family": "Changed",
+                "given": "Changed",
+                "reason": "x" * 20,
+                "birth_date": "2000-01-01",
+                "sex": "male",
+            },
+        ).status_code,
+        "PUT": client.put(url, "{}", content_type="application/json").status_code,
+        "DELETE": client.delete(url).status_code,
+    }
+
+    assert db_fingerprint() == before, f"{route}: an outsider's request changed data"
+    # 404 where the method exists; 405 merely says the method does not exist for anyone.
+    assert set(got.values()) <= {404, 405}, f"{route}: {got}"
+    assert 404 in got.values(), f"{route}: {got}"
+    # and 404 exactly as for a record that does not exist
+    missing = fill(route, "00000000-0000-4000-8000-000000000000")
+    assert client.get(missing).status_code == got["GET"]
