@@ -99,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "medassist.core.context_processors.workstation",
+                "medassist.access.context_processors.permissions",
             ],
         },
     },
@@ -195,3 +196,9 @@ LOGGING = {
 
 # Emergency ("break the glass") access lasts this long, then must be asked for again.
 EMERGENCY_ACCESS_MINUTES = int(os.environ.get("MEDASSIST_EMERGENCY_ACCESS_MINUTES", "240"))
+
+# FHIR: the identifier system of this clinic network's medical record numbers. Set it to a URI
+# (or urn:oid:) the organization controls; the default is a placeholder fit for the demo only.
+FHIR_MRN_SYSTEM = os.environ.get(
+    "MEDASSIST_FHIR_MRN_SYSTEM", "https://medassist.example/fhir/sid/mrn"
+)

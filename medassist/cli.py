@@ -1,10 +1,14 @@
 """The `medassist` command: Django's management commands under one name.
 
-medassist demo [--port N] [--no-serve]   set up the demo database and serve it
-medassist serve [--port N]               serve the application
-medassist token USERNAME                 print a bearer token for the API
-medassist audit verify                   check the audit trail's hash chain
-medassist migrate | check | ...          any other management command
+medassist demo [--port N] [--no-serve] [--reset]
+                                      set up the demo database and serve it
+                                      (--reset erases the database first)
+medassist serve [--host H] [--port N] serve the application (127.0.0.1:8000)
+medassist token USERNAME              print a bearer token for the API
+medassist audit verify [--anchor ID:HASH]
+                                      check the audit trail's hash chain (and
+                                      that an anchor noted earlier still holds)
+medassist migrate | check | ...       any other management command
 """
 
 import os

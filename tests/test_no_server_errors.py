@@ -1,6 +1,6 @@
-"""Bad input never gives a 500: every page route, fed hypothesis-generated query strings and form
-posts by a signed-in medical assistant (on her own clinic's records, so the views do real work).
-The FHIR API has its own schema-driven fuzzing in medassist/fhir/tests."""
+"""Bad input never gives a 500: every page route, fed hypothesis-generated query strings, form
+posts and User-Agent headers by a signed-in medical assistant (on her own clinic's records, so
+the views do real work). The FHIR API has its own schema-driven fuzzing in medassist/fhir/tests."""
 
 import re
 
@@ -60,9 +60,11 @@ def test_fuzzed_input_never_gives_a_server_error(route, cast):
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    @given(query=PARAMS, form=PARAMS)
-    def check(query, form):  # type: ignore[no-untyped-def]
-        for response in (client.get(url, query), client.post(url, form)):
+    @given(query=PARAMS, form=PARAMS, agent=VALUES)
+    def check(query, form, agent):  # type: ignore[no-untyped-def]
+        # The User-Agent is kept in the audit trail: a forged one must not break the page.
+        headers = {"HTTP_USER_AGENT": agent}
+        for response in (client.get(url, query, **headers), client.post(url, form, **headers)):
             assert response.status_code < 500, (url, query, form, response.status_code)
 
     check()

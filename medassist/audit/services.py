@@ -41,6 +41,12 @@ def _stored_ip(ip: str | None) -> str | None:
         return None
 
 
+def _text(value: str, limit: int) -> str:
+    """Text as stored: NUL removed (PostgreSQL refuses it in text; it arrives in forged
+    headers and user names), cut to the column's length."""
+    return value.replace("\x00", "")[:limit]
+
+
 def record(
     actor: Actor,
     action: Action | str,
@@ -63,19 +69,19 @@ def record(
             # In UTC, as the database gives it back: the hash covers its isoformat().
             occurred_at=clock.now().astimezone(dt.UTC),
             user_id=actor.user_id,
-            username=(username if username is not None else actor.username)[:150],
-            roles=",".join(sorted(actor.roles))[:200],
+            username=_text(username if username is not None else actor.username, 150),
+            roles=_text(",".join(sorted(actor.roles)), 200),
             clinic_id=int(clinic_id) if clinic_id is not None else None,
             patient_id=getattr(patient, "pk", None),
             action=str(action),
-            entity_type=entity_type[:60],
-            entity_id=str(entity_id)[:64],
-            description=description[:500],
+            entity_type=_text(entity_type, 60),
+            entity_id=_text(str(entity_id), 64),
+            description=_text(description, 500),
             outcome=str(outcome),
-            reason=reason[:500],
+            reason=_text(reason, 500),
             channel=actor.channel,
             source_ip=_stored_ip(actor.ip),
-            user_agent=actor.user_agent[:300],
+            user_agent=_text(actor.user_agent, 300),
             prev_hash=prev,
         )
         event.hash = link_hash(prev, event.hashed_fields())

@@ -38,6 +38,7 @@ class IdleTimeoutMiddleware:
     Requests marked as background polls (header X-Medassist-Poll) do not count as activity."""
 
     SESSION_KEY = "medassist_last_activity"
+    ACTIVITY_GRANULARITY = 30
 
     def __init__(self, get_response):  # type: ignore[no-untyped-def]
         self.get_response = get_response
@@ -53,7 +54,10 @@ class IdleTimeoutMiddleware:
                 end_session(request, timed_out=True)
                 login = reverse("login") + "?" + urlencode({"next": next_path, "timeout": "1"})
                 return relogin_response(request, login)
-            if "HTTP_X_MEDASSIST_POLL" not in request.META:
+            # Activity is noted to within ACTIVITY_GRANULARITY seconds: writing the session on
+            # every request would cost a database write per click for no gain in safety.
+            fresh = now - last < self.ACTIVITY_GRANULARITY and self.SESSION_KEY in request.session
+            if "HTTP_X_MEDASSIST_POLL" not in request.META and not fresh:
                 request.session[self.SESSION_KEY] = now
         return self.get_response(request)
 

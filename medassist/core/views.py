@@ -19,4 +19,6 @@ def healthz(request):  # type: ignore[no-untyped-def]
 
 @login_required
 def home(request):  # type: ignore[no-untyped-def]
-    return render(request, "core/home.html", {})
+    """The start page: the search box, and the actions the user's roles allow (`may`, from
+    medassist.access.context_processors)."""
+    return render(request, "core/home.html")

@@ -54,11 +54,6 @@ class BearerToken(HttpBearer):
     actor has the user's clinics and roles, on the "api" channel of the audit trail."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        # The audit trail keeps the User-Agent; PostgreSQL refuses a NUL in text, and a header
-        # is whatever the client sends, so the NULs go before anything records it.
-        user_agent = request.META.get("HTTP_USER_AGENT", "")
-        if "\x00" in user_agent:
-            request.META["HTTP_USER_AGENT"] = user_agent.replace("\x00", "")
         user = user_for_token(token)
         if user is None:
             # A failed authentication is an auditable event (ONC 170.315(d)(2)); the token

@@ -2,7 +2,6 @@
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -27,10 +26,27 @@ SEARCH_CANDIDATES = 200
 SEARCH_RESULTS = 25
 
 
-def emergency_patient_ids(actor: Actor) -> QuerySet[EmergencyAccess, Any]:
-    return EmergencyAccess.objects.filter(user=actor.user.pk, expires_at__gt=clock.now()).values(
-        "patient_id"
+def emergency_patient_ids(actor: Actor) -> list[int]:
+    """Patients the actor holds an unexpired emergency grant to (almost always none). Fetched
+    as a list, so that the common case adds no sub-select to every patient query."""
+    return list(
+        EmergencyAccess.objects.filter(user=actor.user.pk, expires_at__gt=clock.now())
+        .values_list("patient_id", flat=True)
+        .distinct()
     )
+
+
+def emergency_reason(actor: Actor, patient: Patient) -> str:
+    """The reason of the actor's latest unexpired grant to `patient` ("" when none)."""
+    grant = (
+        EmergencyAccess.objects.filter(
+            user=actor.user.pk, patient_id=patient.pk, expires_at__gt=clock.now()
+        )
+        .order_by("-granted_at")
+        .values_list("reason", flat=True)
+        .first()
+    )
+    return grant or ""
 
 
 def has_emergency_access(actor: Actor, patient: Patient) -> bool:
@@ -45,8 +61,8 @@ def visible_patients(actor: Actor, perm: Permission = Permission.VIEW_PATIENT) -
     if not actor.user.is_authenticated:
         return Patient.objects.none()
     scope = Q(clinic_id__in=actor.clinics_with(perm))
-    if perm is Permission.VIEW_PATIENT:
-        scope |= Q(pk__in=emergency_patient_ids(actor))
+    if perm is Permission.VIEW_PATIENT and (granted := emergency_patient_ids(actor)):
+        scope |= Q(pk__in=granted)
     return Patient.objects.filter(scope)
 
 
@@ -75,7 +91,15 @@ def get_patient(
         raise Http404("No such patient")
     if not can(actor, perm, patient):  # defence in depth: the scope above already implies it
         raise Http404("No such patient")
-    record(actor, action, audit_as, patient=patient, entity_id=str(patient.public_id))
+    # A read under an emergency grant carries the grant's reason (ONC 170.315(d)(6)).
+    reason = (
+        ""
+        if patient.clinic_id in actor.clinics_with(perm)
+        else f"emergency access: {emergency_reason(actor, patient)}"
+    )
+    record(
+        actor, action, audit_as, patient=patient, entity_id=str(patient.public_id), reason=reason
+    )
     return patient
 
 

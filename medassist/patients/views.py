@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from medassist.access.permissions import Permission
+from medassist.access.policies import can
 from medassist.audit.models import Action
 from medassist.audit.services import record
 from medassist.clinics.selectors import clinics_where
@@ -97,6 +98,8 @@ def register(request):  # type: ignore[no-untyped-def]
 @login_required
 @require_http_methods(["GET", "POST"])
 def emergency_access(request):  # type: ignore[no-untyped-def]
+    if not can(request.actor, Permission.EMERGENCY_ACCESS):
+        raise PermissionDenied("Your role may not use emergency access.")
     form = EmergencyAccessForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

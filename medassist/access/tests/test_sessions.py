@@ -154,6 +154,21 @@ def test_the_idle_time_is_counted_from_the_last_request_not_from_sign_in(client,
     assert client.get("/").status_code == 302
 
 
+def test_clicks_in_quick_succession_do_not_rewrite_the_session_each_time(client, cast, clock):
+    sign_in(client, cast.alice)
+    client.get("/")
+    noted = client.session["medassist_last_activity"]
+    clock.advance(seconds=20)
+    client.get("/")
+    assert client.session["medassist_last_activity"] == noted  # within 30 s: not written again
+    clock.advance(seconds=20)
+    client.get("/")
+    assert client.session["medassist_last_activity"] == noted + 40
+    # The idle time still runs from a moment at most 30 s before the last request.
+    clock.advance(seconds=IDLE - 1)
+    assert client.get("/").status_code == 200
+
+
 def test_background_polls_do_not_keep_an_idle_session_alive(client, cast, clock):
     sign_in(client, cast.alice)
     client.get("/")

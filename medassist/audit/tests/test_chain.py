@@ -192,3 +192,19 @@ def test_the_database_refuses_to_remove_an_entry(cast):
     ):
         cur.execute("DELETE FROM audit_auditevent WHERE id = %s", [event.pk])
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_a_nul_in_any_recorded_text_is_dropped_and_the_chain_still_verifies(cast):
+    # PostgreSQL refuses NUL in text; forged headers and typed user names carry it.
+    actor = Actor.for_user(cast.alice, ip="127.0.0.1", user_agent="curl\x00/8", channel="web")
+    event = record(
+        actor, Action.LOGIN_FAILED, "User\x00", username="ali\x00ce", description="x\x00y"
+    )
+    event.refresh_from_db()
+    assert (event.user_agent, event.username, event.entity_type, event.description) == (
+        "curl/8",
+        "alice",
+        "User",
+        "xy",
+    )
+    assert verify_chain().intact

@@ -3,7 +3,9 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.test import Client
 
+from medassist.audit.tests.factories import verified_client
 from medassist.core.reference import missing_reference_files
 
 
@@ -32,3 +34,29 @@ def test_healthz_reports_database_and_migrations(client):
     body = json.loads(response.content)
     assert body["database"]["vendor"] in {"sqlite", "postgresql"}
     assert body["migrations"] == {"applied": True, "pending": 0}
+
+
+def _home_actions(client) -> str:  # type: ignore[no-untyped-def]
+    body = client.get("/").content.decode()
+    return body.split('<div class="actions">')[1].split("</div>")[0]
+
+
+@pytest.mark.django_db
+def test_home_offers_only_the_actions_the_role_allows(cast):
+    alice = Client()
+    alice.force_login(cast.alice)
+    actions = _home_actions(alice)
+    assert "Register a new patient" in actions and "Emergency access" in actions
+    assert "Audit report" not in actions
+
+    actions = _home_actions(verified_client(cast.erin))  # compliance auditor
+    assert "Audit report" in actions
+    assert "Register a new patient" not in actions and "Emergency access" not in actions
+
+
+@pytest.mark.django_db
+def test_home_invites_a_user_without_a_second_factor_to_set_one_up(cast):
+    alice = Client()
+    alice.force_login(cast.alice)
+    assert "/account/mfa/setup/" in alice.get("/").content.decode()
+    assert "/account/mfa/setup/" not in verified_client(cast.bob).get("/").content.decode()

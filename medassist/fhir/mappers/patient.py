@@ -4,13 +4,16 @@ the patient and its clinic (the caller loads the clinic with select_related)."""
 
 from typing import Any
 
+from django.conf import settings
+
 from medassist.patients.models import BirthSex, Ethnicity, GenderIdentity, Patient, Race
 
 US_CORE_PATIENT = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
 
 # Medical record numbers are unique within a clinic network (patients.Patient's constraint);
-# this system names them. A deployment serving several networks would need one per network.
-MRN_SYSTEM = "https://medassist.example/fhir/sid/mrn"
+# this system names them (MEDASSIST_FHIR_MRN_SYSTEM). A deployment serving several networks
+# would need one per network.
+MRN_SYSTEM: str = settings.FHIR_MRN_SYSTEM
 
 V2_IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 CDC_RACE_ETHNICITY = "urn:oid:2.16.840.1.113883.6.238"  # CDC Race & Ethnicity code system

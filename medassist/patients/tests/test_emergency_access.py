@@ -80,16 +80,12 @@ def test_every_read_under_the_grant_is_audited(cast, north_patient):
     assert reads.count() == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="patients.selectors.get_patient records reads under a grant without its reason",
-)
 def test_every_read_under_the_grant_carries_its_reason(cast, north_patient):
     client = signed_in(cast.carol)
     break_the_glass(client, north_patient)
     client.get(chart_url(north_patient))
     read = AuditEvent.objects.get(action=Action.READ, username="carol", patient=north_patient)
-    assert read.reason == REASON
+    assert read.reason == f"emergency access: {REASON}"
 
 
 def test_the_chart_of_her_own_patient_is_not_marked_as_emergency_access(cast):
@@ -172,6 +168,7 @@ def test_the_auditor_whose_role_has_no_emergency_access_cannot_use_it(cast, nort
     assert not EmergencyAccess.objects.exists()
     assert not AuditEvent.objects.filter(action=Action.EMERGENCY_ACCESS).exists()
     assert client.get(chart_url(north_patient)).status_code == 404
+    assert client.get("/patients/emergency-access/").status_code == 403  # not even the form
 
 
 def test_a_clinic_manager_whose_role_has_no_emergency_access_cannot_use_it(cast):

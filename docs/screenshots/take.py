@@ -1,0 +1,38 @@
+"""Take the README's screenshots from a running demo server (`make demo` in another terminal).
+
+    .venv/bin/python docs/screenshots/take.py [http://127.0.0.1:8000]
+
+Drives Debian's Chromium through Playwright, signed in as alice, the demo medical assistant.
+"""
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+HERE = Path(__file__).resolve().parent
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def main(base_url: str) -> None:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(base_url=base_url, viewport={"width": 1280, "height": 800})
+        page.goto("/account/login/")
+        page.get_by_label("User name").fill("alice")
+        page.get_by_label("Password").fill("medassist-demo")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{base_url}/")
+        page.keyboard.press("/")
+        page.keyboard.type("abernathy jos")
+        page.locator("#patient-results").get_by_text("Abernathy, Josephine").wait_for()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/patients/**")
+        page.screenshot(path=str(HERE / "chart.png"))
+        browser.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000")
