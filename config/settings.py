@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "medassist.audit",
     "medassist.patients",
     "medassist.encounters",
+    "medassist.scheduling",
     "medassist.history",
     "medassist.fhir",
     "medassist.demo",

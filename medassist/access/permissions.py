@@ -14,3 +14,14 @@ class Permission(StrEnum):
     VIEW_AUDIT = "audit.view"
     EXPORT_AUDIT = "audit.export"
     MANAGE_STAFF = "staff.manage"
+    # The clinic day (scheduling, flow board, rooming, checkout)
+    VIEW_SCHEDULE = "schedule.view"
+    BOOK_APPOINTMENT = "schedule.book"
+    MANAGE_SCHEDULE = "schedule.manage"  # templates, blocked time, appointment types, rooms
+    VIEW_FLOW_BOARD = "flow.view"
+    CHECK_IN = "visit.check_in"
+    ROOM_PATIENT = "visit.room"  # rooming worklist: complaint, allergies, meds, histories
+    SEE_PATIENT = "visit.see"  # provider: takes the patient, hands over to checkout
+    CHECK_OUT = "visit.check_out"
+    CLEAN_ROOM = "room.clean"
+    VIEW_CLINIC_REPORTS = "reports.view"  # cycle times

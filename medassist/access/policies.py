@@ -38,3 +38,29 @@ def can(actor: Actor, perm: Permission, obj: Any = None) -> bool:
         patient = obj if obj.__class__.__name__ == "Patient" else getattr(obj, "patient", None)
         return patient is not None and has_emergency_access(actor, patient)
     return False
+
+
+# Who may move a visit to each stage (the clinic day, encounters/stages.py). Front desk checks
+# in and out; the MA rooms and hands over to the provider; the provider takes the patient and
+# hands over to checkout. Booking staff mark no-shows and cancellations.
+_MOVE_PERMISSION: dict[str, Permission] = {
+    "arrived": Permission.CHECK_IN,
+    "scheduled": Permission.CHECK_IN,  # undo a check-in made by mistake
+    "no_show": Permission.BOOK_APPOINTMENT,
+    "cancelled": Permission.BOOK_APPOINTMENT,
+    "roomed": Permission.ROOM_PATIENT,
+    "ready_for_provider": Permission.ROOM_PATIENT,
+    "with_provider": Permission.SEE_PATIENT,
+    "ready_for_checkout": Permission.SEE_PATIENT,
+    "done": Permission.CHECK_OUT,
+}
+
+
+def may_move_visit(actor: Actor, encounter: Any, to: str) -> bool:
+    """Whether the actor may move this visit to stage `to`. A provider sending the patient back
+    to the MA (with provider -> roomed) acts as the provider, not as rooming staff."""
+    if to == "roomed" and encounter.stage == "with_provider":
+        return can(actor, Permission.SEE_PATIENT, encounter)
+    if to == "arrived" and encounter.stage == "roomed":  # back to the waiting room
+        return can(actor, Permission.ROOM_PATIENT, encounter)
+    return can(actor, _MOVE_PERMISSION[str(to)], encounter)

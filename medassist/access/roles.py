@@ -25,26 +25,48 @@ _CLINICAL = frozenset(
     }
 )
 
+_FRONT = frozenset(
+    {
+        P.VIEW_PATIENT,
+        P.REGISTER_PATIENT,
+        P.EDIT_PATIENT,
+        P.PRINT_CHART,
+        P.VIEW_ENCOUNTER,
+        P.VIEW_SCHEDULE,
+        P.BOOK_APPOINTMENT,
+        P.VIEW_FLOW_BOARD,
+        P.CHECK_IN,
+        P.CHECK_OUT,
+    }
+)
+# What an MA or nurse does on the clinic day; scope of practice by state narrows it later.
+_ROOMING = _CLINICAL | _FRONT | {P.ROOM_PATIENT, P.CLEAN_ROOM}
+
 # Least privilege (HIPAA 164.308(a)(4)): the auditor reads the trail, not the charts.
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
-    Role.MEDICAL_ASSISTANT: _CLINICAL,
-    Role.PROVIDER: _CLINICAL,
-    Role.NURSE: _CLINICAL,
-    Role.FRONT_DESK: frozenset(
-        {
-            P.VIEW_PATIENT,
-            P.REGISTER_PATIENT,
-            P.EDIT_PATIENT,
-            P.PRINT_CHART,
-            P.VIEW_ENCOUNTER,
-        }
-    ),
+    Role.MEDICAL_ASSISTANT: _ROOMING,
+    Role.NURSE: _ROOMING,
+    Role.PROVIDER: _CLINICAL
+    | {
+        P.VIEW_SCHEDULE,
+        P.VIEW_FLOW_BOARD,
+        P.ROOM_PATIENT,
+        P.SEE_PATIENT,
+        P.VIEW_CLINIC_REPORTS,
+    },
+    Role.FRONT_DESK: _FRONT,
     Role.CLINIC_MANAGER: frozenset(
         {
             P.VIEW_PATIENT,
             P.VIEW_ENCOUNTER,
             P.PRINT_CHART,
             P.MANAGE_STAFF,
+            P.VIEW_SCHEDULE,
+            P.BOOK_APPOINTMENT,
+            P.MANAGE_SCHEDULE,
+            P.VIEW_FLOW_BOARD,
+            P.CLEAN_ROOM,
+            P.VIEW_CLINIC_REPORTS,
         }
     ),
     Role.COMPLIANCE_AUDITOR: frozenset({P.VIEW_AUDIT, P.EXPORT_AUDIT}),

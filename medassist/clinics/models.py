@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from medassist.access.roles import Role
+from medassist.core import clock
 from medassist.core.models import PublicModel
 
 
@@ -51,3 +52,54 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} @ {self.clinic}"
+
+
+class Room(models.Model):
+    """An exam or procedure room. A patient is roomed only in a ready room; when the patient
+    leaves, the room is dirty until someone cleans it (who and when is kept in RoomStatusChange).
+    """
+
+    class Status(models.TextChoices):
+        DIRTY = "dirty", "Dirty"
+        CLEANING = "cleaning", "Being cleaned"
+        READY = "ready", "Ready"
+        OCCUPIED = "occupied", "Occupied"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="rooms")
+    name = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, default="exam", help_text="exam, procedure, ...")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    status_since = models.DateTimeField(default=clock.now)
+    status_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["clinic", "sort_order", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="room_name_unique_in_clinic")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+
+class RoomStatusChange(models.Model):
+    """The room's log: who cleaned it and when (infection control asks for it)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="changes")
+    status = models.CharField(max_length=10, choices=Room.Status.choices)
+    at = models.DateTimeField(default=clock.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["room", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.room_id} {self.status} at {self.at:%Y-%m-%d %H:%M}"

@@ -11,3 +11,8 @@ def now() -> dt.datetime:
 
 def today() -> dt.date:
     return timezone.localdate(now())
+
+
+def localtime(value: dt.datetime) -> dt.datetime:
+    """`value` in the clinic's time zone (settings.TIME_ZONE), for display."""
+    return timezone.localtime(value)

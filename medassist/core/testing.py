@@ -3,6 +3,7 @@
 alice  medical assistant, North      bob    provider, North
 dana   clinic manager, North         erin   compliance auditor (North and South)
 carol  medical assistant, South      frank  provider, South
+gwen   front desk, North
 """
 
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ STAFF = (
     ),
     ("carol", "Carol", "Nguyen", "CMA", [("south", Role.MEDICAL_ASSISTANT)]),
     ("frank", "Franklin", "Adeyemi", "NP", [("south", Role.PROVIDER)]),
+    ("gwen", "Gwen", "Halvorsen", "", [("north", Role.FRONT_DESK)]),
 )
 
 
@@ -43,6 +45,7 @@ class Cast:
     erin: AbstractUser
     carol: AbstractUser
     frank: AbstractUser
+    gwen: AbstractUser
 
 
 def make_cast(password: str = DEMO_PASSWORD) -> Cast:

@@ -99,7 +99,7 @@ class EncounterSpec:
     public_id: uuid.UUID
     provider: str  # username
     medical_assistant: str  # username, "" when not yet roomed
-    status: str
+    stage: str  # encounters.stages.Stage
     kind: str
     visit_type: str
     reason: str
@@ -1201,7 +1201,7 @@ class DemoGenerator:
                     _uuid(rng),
                     clinic.provider,
                     clinic.medical_assistant,
-                    "finished",
+                    "done",
                     kind,
                     visit_type,
                     reason,
@@ -1244,7 +1244,7 @@ class DemoGenerator:
         )
         p.encounters.append(
             EncounterSpec(
-                _uuid(rng), clinic.provider, "", "planned", "AMB", visit_type, reason, start, None
+                _uuid(rng), clinic.provider, "", "scheduled", "AMB", visit_type, reason, start, None
             )
         )
 
@@ -1264,8 +1264,8 @@ class DemoGenerator:
                 for _ in range(count):
                     ours.append(self.patient(clinic, len(ours), plan_rng.randrange(lo, hi)))
             # The rest of today's schedule: patients chosen at random, in free slots.
-            booked = sum(1 for p in ours for e in p.encounters if e.status == "planned")
-            candidates = [p for p in ours if not any(e.status == "planned" for e in p.encounters)]
+            booked = sum(1 for p in ours for e in p.encounters if e.stage == "scheduled")
+            candidates = [p for p in ours if not any(e.stage == "scheduled" for e in p.encounters)]
             for slot, p in enumerate(
                 plan_rng.sample(candidates, max(0, clinic.planned_today - booked))
             ):

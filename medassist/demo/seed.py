@@ -124,6 +124,7 @@ def _write_children(specs: list[PatientSpec], patients: list[Patient], users: di
             Encounter(
                 **entered
                 | {"created_at": x.period_start, "updated_at": x.period_end or x.period_start}
+                | {"stage_since": x.period_end or x.period_start}
                 | _values(x, skip=("provider", "medical_assistant")),
                 clinic_id=patient.clinic_id,
                 provider=users[x.provider],

@@ -97,8 +97,8 @@ def test_mrns_are_one_unbroken_sequence(patients):
 
 def test_visits_fall_in_the_last_three_years_and_todays_are_planned(patients):
     for p in patients:
-        past = [e for e in p.encounters if e.status == "finished"]
-        planned = [e for e in p.encounters if e.status == "planned"]
+        past = [e for e in p.encounters if e.stage == "done"]
+        planned = [e for e in p.encounters if e.stage == "scheduled"]
         assert len(past) <= 15
         for e in past:
             day = e.period_start.date()
@@ -115,7 +115,7 @@ def test_visits_fall_in_the_last_three_years_and_todays_are_planned(patients):
             for p in patients
             if p.clinic == clinic
             for e in p.encounters
-            if e.status == "planned"
+            if e.stage == "scheduled"
         ]
         assert len(today) >= 8
         assert len(set(today)) == len(today)  # one patient per slot

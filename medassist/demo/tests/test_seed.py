@@ -40,7 +40,7 @@ def test_each_clinic_holds_240_patients_with_their_histories(loaded, db):
     assert Patient.objects.filter(clinic__code="north").count() == 240
     assert Patient.objects.filter(clinic__code="south").count() == 240
     assert Encounter.objects.count() == loaded.encounters > 2000
-    assert Encounter.objects.filter(status="planned").count() >= 16
+    assert Encounter.objects.filter(stage="scheduled").count() >= 16
     assert Allergy.objects.exists() and Medication.objects.exists()
     assert Coverage.objects.exists() and PatientContact.objects.exists()
     assert Condition.objects.filter(category="family-history").exists()
