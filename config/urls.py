@@ -8,5 +8,8 @@ urlpatterns = [
     path("account/", include("medassist.access.urls")),
     path("patients/", include("medassist.patients.urls")),
     path("audit/", include("medassist.audit.urls")),
+    path("schedule/", include("medassist.scheduling.urls")),
+    path("flow/", include("medassist.flow.urls")),
+    path("rooming/", include("medassist.rooming.urls")),
     path("fhir/R4/", include("medassist.fhir.urls")),
 ]

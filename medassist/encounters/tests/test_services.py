@@ -10,15 +10,14 @@ from medassist.access.actor import Actor
 from medassist.audit.models import AuditEvent
 from medassist.encounters.models import Encounter, StageChange
 from medassist.encounters.services import StaleVisit, move_visit
-from medassist.encounters.tests.factories import make_visit
-from medassist.patients.tests.factories import make_patient
+from medassist.patients.tests.factories import make_encounter, make_patient
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def visit(cast):
-    return make_visit(make_patient(cast.north, family="Visitor"), cast.bob)
+    return make_encounter(make_patient(cast.north, family="Visitor"), cast.bob)
 
 
 def actor(user):  # type: ignore[no-untyped-def]
@@ -75,7 +74,7 @@ def test_another_clinics_staff_cannot_move_the_visit(cast, visit):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers")
 def test_two_people_moving_one_visit_at_once_leave_exactly_one_move(cast):
-    visit = make_visit(make_patient(cast.north, family="Race"), cast.bob)
+    visit = make_encounter(make_patient(cast.north, family="Race"), cast.bob)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 

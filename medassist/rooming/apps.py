@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RoomingConfig(AppConfig):
+    name = "medassist.rooming"
+    label = "rooming"
