@@ -11,12 +11,14 @@ from dataclasses import dataclass, fields
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Model
+from django.utils import timezone
 
 from medassist.access.actor import Actor
 from medassist.clinics.models import Clinic, Membership, Network
 from medassist.core import clock
 from medassist.core.testing import DEMO_PASSWORD, STAFF, make_cast
 from medassist.demo.generator import PATIENTS_PER_CLINIC, SEED, PatientSpec, generate
+from medassist.demo.schedule import write_schedule
 from medassist.encounters.models import Encounter
 from medassist.history.models import Allergy, Condition, Medication
 from medassist.patients.models import Coverage, Patient, PatientContact
@@ -31,6 +33,7 @@ class Loaded:
     encounters: int
     first_mrn: int
     last_mrn: int
+    appointments: int = 0
 
 
 def has_demo_data() -> bool:
@@ -84,13 +87,18 @@ def load_demo(
         Patient.objects.bulk_create(patients, batch_size=BATCH)
         _write_children(specs, patients, users)
         index_spellings(sorted({n for p in patients for n in (p.family_key, p.given_key)}))
+        say("rooms, provider schedules and appointments")
+        written = write_schedule(
+            today=today, tz=timezone.get_default_timezone(), clinics=clinics, users=users, seed=seed
+        )
         last = base + len(specs) - 1
         Network.objects.filter(pk=cast.network.pk).update(next_mrn=last + 1)
     return Loaded(
         patients=len(patients),
-        encounters=sum(len(s.encounters) for s in specs),
+        encounters=sum(len(s.encounters) for s in specs) + written.encounters,
         first_mrn=base,
         last_mrn=last,
+        appointments=written.appointments,
     )
 
 

@@ -4,6 +4,8 @@ An appointment is the booking (who, with whom, when, what kind); where the visit
 encounter's stage (encounters/stages.py), never a second status kept here.
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -75,6 +77,7 @@ class ScheduleTemplate(models.Model):
 class ScheduleBlock(models.Model):
     """Time no one may book: a provider's meeting, lunch, leave; or the whole clinic's."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.CASCADE, related_name="+")
     provider = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -179,3 +182,29 @@ class WaitlistEntry(PublicModel):
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["clinic", "resolved_at"])]
+
+
+class ReminderPreference(models.Model):
+    """A patient's choice not to be reminded on a channel (TCPA and CAN-SPAM: consent to
+    texts and e-mail can be withdrawn at any time). No row = reminders welcome."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "Text message"
+        EMAIL = "email", "E-mail"
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="reminder_preferences"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    opted_out = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "channel"], name="one_reminder_preference_per_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id} {self.channel} {'out' if self.opted_out else 'in'}"

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from medassist.demo.management.commands import demo, serve
-from medassist.demo.tests.digest import database_digest
+from medassist.demo.tests.digest import database_digest, database_rows
 from medassist.patients.models import Patient
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +28,7 @@ def test_demo_loads_once_and_reset_loads_the_same_data_again(monkeypatch):
     out = io.StringIO()
     call_command("demo", "--no-serve", stdout=out)
     first = database_digest()
+    first_rows = database_rows()
     assert Patient.objects.count() == 480
 
     call_command("demo", "--no-serve", stdout=out)
@@ -36,6 +37,8 @@ def test_demo_loads_once_and_reset_loads_the_same_data_again(monkeypatch):
     Patient.objects.filter(family="Abernathy").update(phone="217-555-0000")
     call_command("demo", "--no-serve", "--reset", stdout=out)
     # A fresh database loaded on the same day holds exactly the same data.
+    again = database_rows()
+    assert [table for table in first_rows if again[table] != first_rows[table]] == []
     assert database_digest() == first
 
     text = out.getvalue()

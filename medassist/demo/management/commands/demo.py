@@ -41,7 +41,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Loaded {loaded.patients} patients and {loaded.encounters} visits "
-                    f"(MRN {loaded.first_mrn} to {loaded.last_mrn})."
+                    f"(MRN {loaded.first_mrn} to {loaded.last_mrn}); {loaded.appointments} "
+                    "appointments booked from today over the next five working days."
                 )
             )
         self._print_logins()
