@@ -1,5 +1,7 @@
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+
 
 @dataclass(frozen=True)
 class AllergySummary:
@@ -18,3 +20,13 @@ def summarize_allergies(active_allergies: list) -> AllergySummary:
     if active_allergies:
         return AllergySummary("nka", "No known allergies")
     return AllergySummary("unknown", "Allergies not yet asked")
+
+
+def allergy_of(patient, public_id):  # type: ignore[no-untyped-def]
+    """One of this patient's allergies by public id, or None (ids from a form are untrusted)."""
+    from medassist.history.models import Allergy
+
+    try:
+        return Allergy.objects.filter(patient=patient, public_id=public_id).first()
+    except (ValueError, ValidationError):
+        return None
