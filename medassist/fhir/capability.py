@@ -7,7 +7,19 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from medassist.core import clock
+from medassist.fhir.mappers.observation import (
+    US_CORE_QUESTIONNAIRE_RESPONSE,
+    US_CORE_SCREENING,
+    US_CORE_SMOKING_STATUS,
+)
 from medassist.fhir.mappers.patient import US_CORE_PATIENT
+from medassist.fhir.resources import (
+    KINDS,
+    OBSERVATION_PARAMS,
+    QUESTIONNAIRE_RESPONSE_PARAMS,
+    SCHEDULE_PARAMS,
+    SLOT_PARAMS,
+)
 from medassist.fhir.search import (
     AUDIT_EVENT_PARAMS,
     MAX_COUNT,
@@ -75,6 +87,69 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                         "updateCreate": False,
                         "searchParam": _search_params(PATIENT_PARAMS),
                         "documentation": "The patients of the user's clinics.",
+                    },
+                    *(
+                        {
+                            "type": kind.name,
+                            "profile": f"http://hl7.org/fhir/StructureDefinition/{kind.name}",
+                            **(
+                                {"supportedProfile": [kind.profile]}
+                                if "/us/core/" in kind.profile
+                                else {}
+                            ),
+                            "interaction": [{"code": "read"}, {"code": "search-type"}],
+                            "versioning": "no-version",
+                            "readHistory": False,
+                            "updateCreate": False,
+                            "searchParam": _search_params(kind.params),
+                            "documentation": kind.documentation,
+                        }
+                        for kind in KINDS.values()
+                    ),
+                    {
+                        "type": "Practitioner",
+                        "profile": "http://hl7.org/fhir/StructureDefinition/Practitioner",
+                        "interaction": [{"code": "read"}],
+                        "documentation": (
+                            "The staff of the user's clinics, as the visits and bookings name "
+                            "them; ids are opaque."
+                        ),
+                    },
+                    {
+                        "type": "Schedule",
+                        "profile": "http://hl7.org/fhir/StructureDefinition/Schedule",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": _search_params(SCHEDULE_PARAMS),
+                        "documentation": "One per provider and clinic: the provider's sessions.",
+                    },
+                    {
+                        "type": "Slot",
+                        "profile": "http://hl7.org/fhir/StructureDefinition/Slot",
+                        "interaction": [{"code": "search-type"}],
+                        "searchParam": _search_params(SLOT_PARAMS),
+                        "documentation": (
+                            "Computed from the schedule, blocked time and bookings, as the "
+                            "booking form computes them; a search names one schedule."
+                        ),
+                    },
+                    {
+                        "type": "Observation",
+                        "profile": "http://hl7.org/fhir/StructureDefinition/Observation",
+                        "supportedProfile": [US_CORE_SMOKING_STATUS, US_CORE_SCREENING],
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": _search_params(OBSERVATION_PARAMS),
+                        "documentation": (
+                            "Smoking status (LOINC 72166-2) and screening results (the total "
+                            "score where the instrument has one)."
+                        ),
+                    },
+                    {
+                        "type": "QuestionnaireResponse",
+                        "profile": "http://hl7.org/fhir/StructureDefinition/QuestionnaireResponse",
+                        "supportedProfile": [US_CORE_QUESTIONNAIRE_RESPONSE],
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": _search_params(QUESTIONNAIRE_RESPONSE_PARAMS),
+                        "documentation": "The answers of each screening, item by item.",
                     },
                     {
                         "type": "AuditEvent",

@@ -1,11 +1,13 @@
 """The FHIR R4 interactions: parse the request, call the selectors (which scope to the actor),
-map to FHIR. Patient and AuditEvent searches each leave one entry in the audit trail."""
+map to FHIR. Every read and every search leaves one entry in the audit trail."""
 
-from collections.abc import Callable, Iterable
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.http import Http404, HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from ninja import Router
 
 from medassist.access.permissions import Permission
@@ -13,22 +15,53 @@ from medassist.access.policies import can
 from medassist.audit.models import Action, Outcome
 from medassist.audit.selectors import visible_audit_events
 from medassist.audit.services import record
+from medassist.core import clock
 from medassist.fhir.capability import capability_statement
 from medassist.fhir.mappers import audit_event as audit_event_mapper
+from medassist.fhir.mappers import observation as observation_mapper
 from medassist.fhir.mappers import patient as patient_mapper
-from medassist.fhir.outcome import FhirError
+from medassist.fhir.mappers import practitioner as practitioner_mapper
+from medassist.fhir.mappers import schedule as schedule_mapper
+from medassist.fhir.outcome import FhirError, bad_parameter
+from medassist.fhir.resources import (
+    KINDS,
+    OBSERVATION_PARAMS,
+    QUESTIONNAIRE_RESPONSE_CONDITIONS,
+    QUESTIONNAIRE_RESPONSE_PARAMS,
+    SCHEDULE_PARAMS,
+    SCREENING_CONDITIONS,
+    SLOT_DAYS,
+    SLOT_PARAMS,
+    SMOKING_CONDITIONS,
+    Kind,
+    staff_pks_for,
+)
 from medassist.fhir.search import (
     AUDIT_EVENT_PARAMS,
     PATIENT_PARAMS,
     Search,
     SearchParam,
+    all_of,
     audit_event_condition,
     check_format,
+    parse_date_value,
     parse_search,
     patient_condition,
+    split_token,
+    split_unescaped,
     uuid_or_none,
 )
+from medassist.fhir.selectors import (
+    get_patient_record,
+    get_practitioner,
+    get_schedule,
+    visible_schedules,
+    visible_screenings,
+    visible_smoking_statuses,
+)
 from medassist.patients.selectors import get_patient, visible_patients
+from medassist.scheduling import slots
+from medassist.scheduling.selectors import calendar as scheduling_calendar
 
 router = Router()
 
@@ -114,7 +147,7 @@ _FHIR_ANSWERS = {
 }
 
 
-def _parameters(params: dict[str, SearchParam]) -> dict[str, Any]:
+def _parameters(params: Mapping[str, SearchParam]) -> dict[str, Any]:
     """The search parameters as OpenAPI query parameters, for the schema only: the API reads
     them from the query string itself (parse_search: strictly, with FHIR's prefixes, lists and
     repeats), not through ninja, so that every fault is an OperationOutcome naming it. Any of
@@ -144,7 +177,7 @@ def _parameters(params: dict[str, SearchParam]) -> dict[str, Any]:
     return {"parameters": repeatable + single} | _FHIR_ANSWERS
 
 
-def _form_body(params: dict[str, SearchParam]) -> dict[str, Any]:
+def _form_body(params: Mapping[str, SearchParam]) -> dict[str, Any]:
     names = [*params, *(p.name for p in _GENERAL)]
     return {
         "requestBody": {
@@ -299,6 +332,447 @@ def search_audit_events_post(request: HttpRequest) -> dict[str, Any]:
     return _search_audit_events(request, _search_form(request))
 
 
+# Clinical resources (resources.py): read and search, each the same way -------------------
+
+
+def _record_search(
+    actor: Any, resource_type: str, search: Search, page: list[Any], total: int
+) -> None:
+    """One entry for the search, recorded after the page was read. It names the patient when the
+    page is one patient's records (the usual search, patient=<id>), so that the patient's
+    accounting of disclosures shows it."""
+    patients = {row.patient_id: row.patient for row in page}
+    record(
+        actor,
+        Action.SEARCH,
+        f"{resource_type}.search",
+        patient=next(iter(patients.values())) if len(patients) == 1 else None,
+        description=f"FHIR {resource_type} search: {search.describe()}"[:500],
+        entity_id=str(total),
+    )
+
+
+def _search_kind(
+    request: HttpRequest, kind: Kind, pairs: Iterable[tuple[str, str]]
+) -> dict[str, Any]:
+    actor = request.actor  # type: ignore[attr-defined]
+    if not can(actor, kind.permission):
+        record(
+            actor,
+            Action.SEARCH,
+            f"{kind.name}.search",
+            outcome=Outcome.DENIED,
+            description=f"FHIR {kind.name} search: the user's roles do not allow it",
+        )
+        raise FhirError(403, f"Your role may not see {kind.noun}.")
+    search = parse_search(pairs, kind.params, resource_type=kind.name, lenient=_lenient(request))
+    rows = kind.scoped(actor).filter(all_of(search, kind.conditions)).order_by(*kind.order)
+    total = rows.count()
+    page = list(rows[search.offset : search.offset + search.count]) if search.count else []
+    _record_search(actor, kind.name, search, page, total)
+    return searchset(request, kind.name, [kind.to_fhir(row) for row in page], total, search)
+
+
+def _read_kind(request: HttpRequest, kind: Kind, id: str) -> dict[str, Any]:
+    check_format(request.GET.get("_format", ""))
+    public_id = uuid_or_none(id)
+    if public_id is None:
+        raise Http404  # a malformed id names nothing: the same answer as a missing one
+    actor = request.actor  # type: ignore[attr-defined]
+    matching = kind.scoped(actor).filter(public_id=public_id)
+    return kind.to_fhir(get_patient_record(actor, matching, str(public_id), audit_as=kind.name))
+
+
+def _register(kind: Kind) -> None:
+    name, slug = kind.name, kind.name.lower()
+
+    def search_get(request: HttpRequest) -> dict[str, Any]:
+        return _search_kind(request, kind, _pairs(request.GET))
+
+    def search_post(request: HttpRequest) -> dict[str, Any]:
+        return _search_kind(request, kind, _search_form(request))
+
+    def read(request: HttpRequest, id: str) -> dict[str, Any]:
+        return _read_kind(request, kind, id)
+
+    router.get(
+        f"/{name}",
+        url_name=f"{slug}-search",
+        operation_id=f"search_{slug}",
+        summary=f"Search {kind.noun}",
+        openapi_extra=_parameters(kind.params),
+    )(search_get)
+    router.post(
+        f"/{name}/_search",
+        url_name=f"{slug}-search-post",
+        operation_id=f"search_{slug}_post",
+        summary=f"Search {kind.noun} (form post)",
+        openapi_extra=_form_body(kind.params),
+    )(search_post)
+    router.get(
+        f"/{name}/{{id}}",
+        url_name=f"{slug}-read",
+        operation_id=f"read_{slug}",
+        summary=f"Read one of the {kind.noun}",
+        openapi_extra=_FHIR_ANSWERS,
+    )(read)
+
+
+for _kind in KINDS.values():
+    _register(_kind)
+
+
+# Practitioner ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/Practitioner/{id}",
+    url_name="practitioner-read",
+    summary="Read a practitioner (a staff member named by a visit or booking)",
+    openapi_extra=_FHIR_ANSWERS,
+)
+def read_practitioner(request: HttpRequest, id: str) -> dict[str, Any]:
+    check_format(request.GET.get("_format", ""))
+    return practitioner_mapper.to_fhir(get_practitioner(request.actor, id))  # type: ignore[attr-defined]
+
+
+# Schedule and Slot ---------------------------------------------------------------------------
+
+
+def _require_schedule(request: HttpRequest, resource_type: str) -> Any:
+    actor = request.actor  # type: ignore[attr-defined]
+    if not can(actor, Permission.VIEW_SCHEDULE):
+        record(
+            actor,
+            Action.SEARCH,
+            f"{resource_type}.search",
+            outcome=Outcome.DENIED,
+            description=f"FHIR {resource_type} search: the user's roles do not allow it",
+        )
+        raise FhirError(403, "Your role may not see the schedule.")
+    return actor
+
+
+def _id_of(value: str, resource_type: str) -> str:
+    _, slash, tail = value.rpartition(f"{resource_type}/")
+    return "" if not slash and "/" in value else tail
+
+
+def _search_schedules(request: HttpRequest, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    actor = _require_schedule(request, "Schedule")
+    search = parse_search(
+        pairs, SCHEDULE_PARAMS, resource_type="Schedule", lenient=_lenient(request)
+    )
+    provider_pks: list[int] | None = None
+    for value in search.criteria.get("actor", []):
+        wanted = {_id_of(v, "Practitioner") for v in split_unescaped(value, ",")}
+        pks = set(staff_pks_for(wanted - {""}))
+        provider_pks = sorted(pks if provider_pks is None else pks & set(provider_pks))
+    groups = visible_schedules(actor, provider_pks)
+    for value in search.criteria.get("_id", []):
+        ids = set(split_unescaped(value, ","))
+        groups = [g for g in groups if g.id in ids]
+    page = groups[search.offset : search.offset + search.count]
+    record(
+        actor,
+        Action.SEARCH,
+        "Schedule.search",
+        description=f"FHIR Schedule search: {search.describe()}"[:500],
+        entity_id=str(len(groups)),
+    )
+    today = clock.today()
+    resources = [schedule_mapper.schedule_to_fhir(g, today) for g in page]
+    return searchset(request, "Schedule", resources, len(groups), search)
+
+
+@router.get(
+    "/Schedule",
+    url_name="schedule-search",
+    summary="Search schedules",
+    openapi_extra=_parameters(SCHEDULE_PARAMS),
+)
+def search_schedules_get(request: HttpRequest) -> dict[str, Any]:
+    return _search_schedules(request, _pairs(request.GET))
+
+
+@router.post(
+    "/Schedule/_search",
+    url_name="schedule-search-post",
+    summary="Search schedules (form post)",
+    openapi_extra=_form_body(SCHEDULE_PARAMS),
+)
+def search_schedules_post(request: HttpRequest) -> dict[str, Any]:
+    return _search_schedules(request, _search_form(request))
+
+
+@router.get(
+    "/Schedule/{id}",
+    url_name="schedule-read",
+    summary="Read a schedule",
+    openapi_extra=_FHIR_ANSWERS,
+)
+def read_schedule(request: HttpRequest, id: str) -> dict[str, Any]:
+    check_format(request.GET.get("_format", ""))
+    group = get_schedule(request.actor, id)  # type: ignore[attr-defined]
+    return schedule_mapper.schedule_to_fhir(group, clock.today())
+
+
+_LAST_YEAR = 9000
+
+
+def _slot_window(
+    values: list[str],
+) -> tuple[dt.datetime, dt.datetime, list[Callable[[dt.datetime], bool]]]:
+    """The stretch of time a Slot search computes, from its start= values, and the test each
+    value puts to a slot's start."""
+    low = dt.datetime.combine(clock.today(), dt.time.min, tzinfo=timezone.get_current_timezone())
+    low, high = low.astimezone(dt.UTC), None
+    tests: list[Callable[[dt.datetime], bool]] = []
+    for value in values:
+        prefix, span = parse_date_value("start", value, with_time=True)
+        if prefix == "ne":
+            raise bad_parameter("start", "the prefix ne is not supported here (use gt ge lt le eq)")
+        if prefix in ("eq", "ge"):
+            low = max(low, span.low)
+        if prefix == "gt" and span.high is not None:
+            low = max(low, span.high)
+        if prefix in ("eq", "le") and span.high is not None:
+            high = span.high if high is None else min(high, span.high)
+        if prefix == "lt":
+            high = span.low if high is None else min(high, span.low)
+        tests.append(_meets(prefix, span))
+    if low.year >= _LAST_YEAR:  # no schedule runs that far; spares the calendar's overflow
+        return low, low, tests
+    if high is None:
+        high = low + dt.timedelta(days=7)
+    if high - low > dt.timedelta(days=SLOT_DAYS):
+        raise bad_parameter("start", f"a Slot search covers at most {SLOT_DAYS} days")
+    return low, high, tests
+
+
+def _meets(prefix: str, span: Any) -> Callable[[dt.datetime], bool]:
+    """Whether a start meets `prefix` against the range, as date_condition() says it for the
+    database (R4 Search, 'date')."""
+    high = span.high
+    return {
+        "eq": lambda at: span.low <= at and (high is None or at < high),
+        "ge": lambda at: span.low <= at,
+        "gt": lambda at: high is not None and high <= at,
+        "le": lambda at: high is None or at < high,
+        "lt": lambda at: at < span.low,
+    }[prefix]
+
+
+def _search_slots(request: HttpRequest, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    actor = _require_schedule(request, "Slot")
+    search = parse_search(pairs, SLOT_PARAMS, resource_type="Slot", lenient=_lenient(request))
+    schedules = search.criteria.get("schedule", [])
+    if len(schedules) != 1 or "," in schedules[0]:
+        raise bad_parameter("schedule", "give exactly one schedule (Schedule/<id>)")
+    wanted = _id_of(schedules[0], "Schedule")
+    group = next((g for g in visible_schedules(actor) if g.id == wanted), None)
+    low, high, tests = _slot_window(search.criteria.get("start", []))
+    statuses: set[str] | None = None
+    for value in search.criteria.get("status", []):
+        codes = {split_token(v)[1] for v in split_unescaped(value, ",")}
+        statuses = codes if statuses is None else statuses & codes
+    found: list[slots.Slot] = []
+    if group is not None and low < high:
+        zone = timezone.get_current_timezone()
+        first, last = low.astimezone(zone).date(), high.astimezone(zone).date()
+        calendar = scheduling_calendar(group.clinic.pk, first, last, group.provider.pk)
+        now = clock.now()
+        for offset in range((last - first).days + 1):
+            day = first + dt.timedelta(days=offset)
+            found += slots.day_slots(
+                sessions=calendar.sessions(group.provider.pk, day, None),
+                blocks=calendar.blocks_of(group.provider.pk, day),
+                bookings=calendar.bookings_of(group.provider.pk, day),
+                not_before=now,
+            )
+        found = [
+            s
+            for s in found
+            if low <= s.start < high
+            and all(test(s.start) for test in tests)
+            and (statuses is None or s.status in statuses)
+        ]
+    page = found[search.offset : search.offset + search.count]
+    record(
+        actor,
+        Action.SEARCH,
+        "Slot.search",
+        clinic_id=group.clinic.pk if group else None,
+        description=f"FHIR Slot search: {search.describe()}"[:500],
+        entity_id=str(len(found)),
+    )
+    resources = [schedule_mapper.slot_to_fhir(wanted, s) for s in page]
+    return searchset(request, "Slot", resources, len(found), search)
+
+
+@router.get(
+    "/Slot",
+    url_name="slot-search",
+    summary="Search a schedule's slots",
+    openapi_extra=_parameters(SLOT_PARAMS),
+)
+def search_slots_get(request: HttpRequest) -> dict[str, Any]:
+    return _search_slots(request, _pairs(request.GET))
+
+
+@router.post(
+    "/Slot/_search",
+    url_name="slot-search-post",
+    summary="Search a schedule's slots (form post)",
+    openapi_extra=_form_body(SLOT_PARAMS),
+)
+def search_slots_post(request: HttpRequest) -> dict[str, Any]:
+    return _search_slots(request, _search_form(request))
+
+
+# Observation and QuestionnaireResponse ---------------------------------------------------------
+
+
+def _require_charts(request: HttpRequest, resource_type: str) -> Any:
+    actor = request.actor  # type: ignore[attr-defined]
+    if not can(actor, Permission.VIEW_PATIENT):
+        record(
+            actor,
+            Action.SEARCH,
+            f"{resource_type}.search",
+            outcome=Outcome.DENIED,
+            description=f"FHIR {resource_type} search: the user's roles do not allow it",
+        )
+        raise FhirError(403, "Your role may not see patients.")
+    return actor
+
+
+def _search_observations(request: HttpRequest, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    actor = _require_charts(request, "Observation")
+    search = parse_search(
+        pairs, OBSERVATION_PARAMS, resource_type="Observation", lenient=_lenient(request)
+    )
+    # Two tables, one list, latest first: a patient's smoking statuses and screenings are few,
+    # so both are read whole (two queries) and merged here.
+    smoking = list(visible_smoking_statuses(actor).filter(all_of(search, SMOKING_CONDITIONS)))
+    screenings = list(visible_screenings(actor).filter(all_of(search, SCREENING_CONDITIONS)))
+    zone = timezone.get_current_timezone()
+    rows: list[tuple[dt.datetime, Any, Callable[[Any], dict[str, Any]]]] = [
+        (
+            dt.datetime.combine(s.effective_date, dt.time.min, tzinfo=zone),
+            s,
+            observation_mapper.smoking_status_to_fhir,
+        )
+        for s in smoking
+    ] + [(s.at, s, observation_mapper.screening_to_fhir) for s in screenings]
+    rows.sort(key=lambda row: row[0], reverse=True)
+    page = rows[search.offset : search.offset + search.count]
+    _record_search(actor, "Observation", search, [row for _, row, _ in page], len(rows))
+    resources = [to_fhir(row) for _, row, to_fhir in page]
+    return searchset(request, "Observation", resources, len(rows), search)
+
+
+@router.get(
+    "/Observation",
+    url_name="observation-search",
+    summary="Search smoking status and screening results",
+    openapi_extra=_parameters(OBSERVATION_PARAMS),
+)
+def search_observations_get(request: HttpRequest) -> dict[str, Any]:
+    return _search_observations(request, _pairs(request.GET))
+
+
+@router.post(
+    "/Observation/_search",
+    url_name="observation-search-post",
+    summary="Search smoking status and screening results (form post)",
+    openapi_extra=_form_body(OBSERVATION_PARAMS),
+)
+def search_observations_post(request: HttpRequest) -> dict[str, Any]:
+    return _search_observations(request, _search_form(request))
+
+
+def _screening(request: HttpRequest, id: str, audit_as: str) -> Any:
+    check_format(request.GET.get("_format", ""))
+    parsed = observation_mapper.parse_screening_id(id)
+    if parsed is None:
+        raise Http404
+    visit, instrument = parsed
+    actor = request.actor  # type: ignore[attr-defined]
+    matching = visible_screenings(actor).filter(encounter__public_id=visit, instrument=instrument)
+    return get_patient_record(actor, matching, id, audit_as=audit_as)
+
+
+@router.get(
+    "/Observation/{id}",
+    url_name="observation-read",
+    summary="Read a smoking status or a screening result",
+    openapi_extra=_FHIR_ANSWERS,
+)
+def read_observation(request: HttpRequest, id: str) -> dict[str, Any]:
+    public_id = uuid_or_none(id) if len(id) == 36 else None
+    if public_id is None:  # a screening's id: the visit's id and the instrument
+        return observation_mapper.screening_to_fhir(_screening(request, id, "Observation"))
+    check_format(request.GET.get("_format", ""))
+    actor = request.actor  # type: ignore[attr-defined]
+    matching = visible_smoking_statuses(actor).filter(public_id=public_id)
+    found = get_patient_record(actor, matching, str(public_id), audit_as="Observation")
+    return observation_mapper.smoking_status_to_fhir(found)
+
+
+def _search_questionnaire_responses(
+    request: HttpRequest, pairs: Iterable[tuple[str, str]]
+) -> dict[str, Any]:
+    actor = _require_charts(request, "QuestionnaireResponse")
+    search = parse_search(
+        pairs,
+        QUESTIONNAIRE_RESPONSE_PARAMS,
+        resource_type="QuestionnaireResponse",
+        lenient=_lenient(request),
+    )
+    rows = (
+        visible_screenings(actor)
+        .filter(all_of(search, QUESTIONNAIRE_RESPONSE_CONDITIONS))
+        .order_by("-at", "-id")
+    )
+    total = rows.count()
+    page = list(rows[search.offset : search.offset + search.count]) if search.count else []
+    _record_search(actor, "QuestionnaireResponse", search, page, total)
+    resources = [observation_mapper.questionnaire_response_to_fhir(s) for s in page]
+    return searchset(request, "QuestionnaireResponse", resources, total, search)
+
+
+@router.get(
+    "/QuestionnaireResponse",
+    url_name="questionnaireresponse-search",
+    summary="Search screening answers",
+    openapi_extra=_parameters(QUESTIONNAIRE_RESPONSE_PARAMS),
+)
+def search_questionnaire_responses_get(request: HttpRequest) -> dict[str, Any]:
+    return _search_questionnaire_responses(request, _pairs(request.GET))
+
+
+@router.post(
+    "/QuestionnaireResponse/_search",
+    url_name="questionnaireresponse-search-post",
+    summary="Search screening answers (form post)",
+    openapi_extra=_form_body(QUESTIONNAIRE_RESPONSE_PARAMS),
+)
+def search_questionnaire_responses_post(request: HttpRequest) -> dict[str, Any]:
+    return _search_questionnaire_responses(request, _search_form(request))
+
+
+@router.get(
+    "/QuestionnaireResponse/{id}",
+    url_name="questionnaireresponse-read",
+    summary="Read the answers of one screening",
+    openapi_extra=_FHIR_ANSWERS,
+)
+def read_questionnaire_response(request: HttpRequest, id: str) -> dict[str, Any]:
+    found = _screening(request, id, "QuestionnaireResponse")
+    return observation_mapper.questionnaire_response_to_fhir(found)
+
+
 # Methods a path does not have: 405 with an Allow header (RFC 9110 section 15.5.6) ------------
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -328,3 +802,17 @@ _refuse_other_methods("/Patient/_search", ["POST"])
 _refuse_other_methods("/Patient/{id}", ["GET"], with_id=True)
 _refuse_other_methods("/AuditEvent", ["GET"])
 _refuse_other_methods("/AuditEvent/_search", ["POST"])
+_refuse_other_methods("/Practitioner/{id}", ["GET"], with_id=True)
+_refuse_other_methods("/Schedule", ["GET"])
+_refuse_other_methods("/Schedule/_search", ["POST"])
+_refuse_other_methods("/Schedule/{id}", ["GET"], with_id=True)
+_refuse_other_methods("/Slot", ["GET"])
+_refuse_other_methods("/Slot/_search", ["POST"])
+for _name in ("Observation", "QuestionnaireResponse"):
+    _refuse_other_methods(f"/{_name}", ["GET"])
+    _refuse_other_methods(f"/{_name}/_search", ["POST"])
+    _refuse_other_methods(f"/{_name}/{{id}}", ["GET"], with_id=True)
+for _name in KINDS:
+    _refuse_other_methods(f"/{_name}", ["GET"])
+    _refuse_other_methods(f"/{_name}/_search", ["POST"])
+    _refuse_other_methods(f"/{_name}/{{id}}", ["GET"], with_id=True)

@@ -44,3 +44,34 @@ def test_pretty_output_is_indented_and_other_formats_are_refused():
     assert response.status_code == 406
     assert response.json()["issue"][0]["expression"] == ["_format"]
     assert Client().get("/fhir/R4/metadata?_format=application/fhir%2Bjson").status_code == 200
+
+
+def test_metadata_lists_each_clinical_resource_with_its_interactions_and_parameters():
+    from medassist.fhir.resources import (
+        KINDS,
+        OBSERVATION_PARAMS,
+        QUESTIONNAIRE_RESPONSE_PARAMS,
+        SCHEDULE_PARAMS,
+        SLOT_PARAMS,
+    )
+
+    body = Client().get("/fhir/R4/metadata").json()
+    CapabilityStatement.model_validate(body)
+    resources = {r["type"]: r for r in body["rest"][0]["resource"]}
+
+    expected = {kind.name: kind.params for kind in KINDS.values()} | {
+        "Observation": OBSERVATION_PARAMS,
+        "QuestionnaireResponse": QUESTIONNAIRE_RESPONSE_PARAMS,
+        "Schedule": SCHEDULE_PARAMS,
+    }
+    for name, params in expected.items():
+        assert {i["code"] for i in resources[name]["interaction"]} == {"read", "search-type"}
+        assert {p["name"] for p in resources[name]["searchParam"]} == set(params)
+    assert {i["code"] for i in resources["Slot"]["interaction"]} == {"search-type"}
+    assert {p["name"] for p in resources["Slot"]["searchParam"]} == set(SLOT_PARAMS)
+    assert {i["code"] for i in resources["Practitioner"]["interaction"]} == {"read"}
+    assert resources["Encounter"]["supportedProfile"] == [
+        "http://hl7.org/fhir/us/core/StructureDefinition/us-core-encounter"
+    ]
+    assert {"patient", "date", "status", "class"} <= set(expected["Encounter"])
+    assert {"patient", "date", "actor", "status"} <= set(expected["Appointment"])
