@@ -5,6 +5,8 @@ that does not exist, and nothing in the database changes.
 A new route with an id parameter fails `test_every_id_route_has_a_north_object` until it is
 given a North object below: no route can escape this test by being forgotten."""
 
+import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -14,7 +16,8 @@ from django.apps import apps
 from django.test import Client
 
 from medassist.access.tokens import issue_token
-from medassist.patients.tests.factories import make_encounter, make_patient
+from medassist.fhir.tests.records import north_records
+from medassist.patients.tests.factories import make_allergy, make_encounter, make_patient
 from tests.routes import fill, id_routes
 
 pytestmark = pytest.mark.django_db
@@ -41,10 +44,74 @@ def _north_encounter(cast) -> str:  # type: ignore[no-untyped-def]
     return str(make_encounter(patient, cast.bob).public_id)
 
 
+def _north_roomed_visit(cast) -> str:  # type: ignore[no-untyped-def]
+    # Roomed, with a medication and an allergy: the worklist would accept changes from an insider.
+    from medassist.rooming.tests.factories import make_medication, roomed_visit
+
+    visit = roomed_visit(cast, family="Northerner")
+    make_medication(visit.patient)
+    make_allergy(visit.patient)
+    return str(visit.public_id)
+
+
+def _north_appointment(cast) -> str:  # type: ignore[no-untyped-def]
+    from medassist.scheduling.tests.factories import make_appointment, make_types
+
+    patient = make_patient(cast.north, family="Northerner", given="Nina")
+    start = dt.datetime(2099, 11, 23, 15, 0, tzinfo=dt.UTC)
+    return str(
+        make_appointment(patient, cast.bob, make_types(cast.north)["follow-up"], start).public_id
+    )
+
+
+def _north_waitlist_entry(cast) -> str:  # type: ignore[no-untyped-def]
+    from medassist.scheduling.models import WaitlistEntry
+    from medassist.scheduling.tests.factories import make_types
+
+    patient = make_patient(cast.north, family="Northerner", given="Nora")
+    entry = WaitlistEntry.objects.create(
+        clinic=cast.north, patient=patient, appointment_type=make_types(cast.north)["follow-up"]
+    )
+    return str(entry.public_id)
+
+
+def _north_block(cast) -> str:  # type: ignore[no-untyped-def]
+    from medassist.scheduling.tests.factories import make_block
+
+    start = dt.datetime(2099, 11, 23, 15, 0, tzinfo=dt.UTC)
+    return str(make_block(cast.north, start, start + dt.timedelta(hours=1)).public_id)
+
+
+def _north_fhir_record(cast, resource_type: str) -> str:  # type: ignore[no-untyped-def]
+    # One North record of each FHIR type (medassist/fhir/tests/records.py).
+    patient = make_patient(cast.north, family="Northerner", given="Nora")
+    return north_records(cast, patient)[resource_type]
+
+
 NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
+    (re.compile(r"^schedule/appointments/<uuid:appointment_id>/"), _north_appointment),
+    (re.compile(r"^schedule/waitlist/<uuid:entry_id>/"), _north_waitlist_entry),
+    (re.compile(r"^schedule/blocks/<uuid:block_id>/"), _north_block),
+    (re.compile(r"^rooming/<uuid:visit_id>/"), _north_roomed_visit),
     (re.compile(r"^patients/<uuid:patient_id>/"), _north_patient),
     (re.compile(r"^fhir/R4/Patient/<(?:\w+:)?id>$"), _north_patient),
     (re.compile(r"^fhir/R4/Encounter/<(?:\w+:)?id>$"), _north_encounter),
+    *(
+        (
+            re.compile(rf"^fhir/R4/{resource_type}/<(?:\w+:)?id>$"),
+            functools.partial(_north_fhir_record, resource_type=resource_type),
+        )
+        for resource_type in (
+            "AllergyIntolerance",
+            "MedicationRequest",
+            "Condition",
+            "Appointment",
+            "Observation",
+            "QuestionnaireResponse",
+            "Schedule",
+            "Practitioner",
+        )
+    ),
 ]
 
 
