@@ -7,6 +7,7 @@ MEDASSIST_DEBUG          default: off
 MEDASSIST_IDLE_TIMEOUT_MINUTES  default: 15 (ONC 170.315(d)(5) automatic access time-out)
 """
 
+import datetime as _dt
 import os
 import secrets
 from pathlib import Path
@@ -121,6 +122,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+    # Tests run on a file too, as production does: an in-memory database shared between
+    # threads reports "table is locked" at once instead of waiting its turn, so concurrency
+    # tests could not run against the locking a clinic really gets.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -205,4 +210,16 @@ EMERGENCY_ACCESS_MINUTES = int(os.environ.get("MEDASSIST_EMERGENCY_ACCESS_MINUTE
 # (or urn:oid:) the organization controls; the default is a placeholder fit for the demo only.
 FHIR_MRN_SYSTEM = os.environ.get(
     "MEDASSIST_FHIR_MRN_SYSTEM", "https://medassist.example/fhir/sid/mrn"
+)
+
+# The clinic day. The flow board asks the server for changes this often (seconds).
+FLOW_BOARD_POLL_SECONDS = int(os.environ.get("MEDASSIST_FLOW_BOARD_POLL_SECONDS", "5"))
+# Consent forms at check-in: the financial policy is signed again after this many days; the
+# notice of privacy practices is acknowledged once, and again after the clinic revises it on
+# MEDASSIST_PRIVACY_NOTICE_DATE (YYYY-MM-DD; 45 CFR 164.520(c)(2)(ii)).
+FINANCIAL_POLICY_DAYS = int(os.environ.get("MEDASSIST_FINANCIAL_POLICY_DAYS", "365"))
+PRIVACY_NOTICE_DATE = (
+    _dt.date.fromisoformat(os.environ["MEDASSIST_PRIVACY_NOTICE_DATE"])
+    if os.environ.get("MEDASSIST_PRIVACY_NOTICE_DATE")
+    else None
 )

@@ -82,6 +82,27 @@ def _north_block(cast) -> str:  # type: ignore[no-untyped-def]
     return str(make_block(cast.north, start, start + dt.timedelta(hours=1)).public_id)
 
 
+def _north_visit_at(cast, stage: str) -> str:  # type: ignore[no-untyped-def]
+    """A North visit of today in `stage`, walked there by the real services, so that each
+    clinic-day action would change it for an insider."""
+    from medassist.core import clock
+    from medassist.flow.tests.factories import make_rooms, walk_to
+    from medassist.scheduling.tests.factories import make_appointment, make_types
+
+    make_rooms(cast.north, 2)
+    patient = make_patient(cast.north, family="Northerner", given="Nico")
+    appointment = make_appointment(
+        patient, cast.bob, make_types(cast.north)["follow-up"], clock.now()
+    )
+    return str(walk_to(appointment.encounter, stage, cast).public_id)
+
+
+def _north_room(cast) -> str:  # type: ignore[no-untyped-def]
+    from medassist.flow.tests.factories import make_rooms
+
+    return str(make_rooms(cast.north, 1, status="dirty")[0].public_id)
+
+
 def _north_fhir_record(cast, resource_type: str) -> str:  # type: ignore[no-untyped-def]
     # One North record of each FHIR type (medassist/fhir/tests/records.py).
     patient = make_patient(cast.north, family="Northerner", given="Nora")
@@ -93,6 +114,21 @@ NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
     (re.compile(r"^schedule/waitlist/<uuid:entry_id>/"), _north_waitlist_entry),
     (re.compile(r"^schedule/blocks/<uuid:block_id>/"), _north_block),
     (re.compile(r"^rooming/<uuid:visit_id>/"), _north_roomed_visit),
+    *(
+        (
+            re.compile(rf"^flow/visits/<uuid:visit_id>/{action}"),
+            functools.partial(_north_visit_at, stage=stage),
+        )
+        for action, stage in (
+            ("check-in/", "scheduled"),
+            ("room/", "arrived"),
+            ("take/", "ready_for_provider"),
+            ("to-checkout/", "with_provider"),
+            ("checkout/", "ready_for_checkout"),
+            ("after-visit-summary.pdf", "done"),
+        )
+    ),  # fmt: skip
+    (re.compile(r"^flow/rooms/<uuid:room_id>/"), _north_room),
     (re.compile(r"^patients/<uuid:patient_id>/"), _north_patient),
     (re.compile(r"^fhir/R4/Patient/<(?:\w+:)?id>$"), _north_patient),
     (re.compile(r"^fhir/R4/Encounter/<(?:\w+:)?id>$"), _north_encounter),

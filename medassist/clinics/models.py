@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -65,6 +67,7 @@ class Room(models.Model):
         READY = "ready", "Ready"
         OCCUPIED = "occupied", "Occupied"
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="rooms")
     name = models.CharField(max_length=40)
     kind = models.CharField(max_length=40, default="exam", help_text="exam, procedure, ...")
@@ -85,6 +88,10 @@ class Room(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_status_display()})"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.READY
 
 
 class RoomStatusChange(models.Model):

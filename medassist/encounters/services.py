@@ -12,6 +12,7 @@ from medassist.access.actor import Actor
 from medassist.access.policies import may_move_visit
 from medassist.audit.models import Action
 from medassist.audit.services import record
+from medassist.clinics.services import release_room
 from medassist.core import clock
 from medassist.encounters import stages
 from medassist.encounters.models import Encounter, StageChange
@@ -61,7 +62,9 @@ def move_visit(
 ) -> Encounter:
     """Move the visit to stage `to` (checked against encounters/stages.py and the actor's
     role), with any other fields that change with it (room, MA, times), and record the move
-    with its time for the flow board and the cycle-time report."""
+    with its time for the flow board and the cycle-time report. A visit enters the in-room
+    stages only with a room (the caller has occupied it); when it leaves them, its room is
+    dirty, whichever way it left (handed to checkout, sent back to the waiting room)."""
     target = stages.Stage(to)
     if not may_move_visit(actor, encounter, target):
         raise PermissionDenied(
@@ -71,9 +74,15 @@ def move_visit(
         raise StaleVisit(encounter)
     if problem := stages.why_not(encounter.stage, target):
         raise ValidationError(problem)
-    now = clock.now()
     previous = encounter.stage
+    entering_room = target in stages.IN_ROOM and previous not in stages.IN_ROOM
+    leaving_room = previous in stages.IN_ROOM and target not in stages.IN_ROOM
+    if entering_room and fields.get("room") is None:
+        raise ValidationError("Choose a ready room to room the patient in.")
+    now = clock.now()
     with transaction.atomic():
+        if leaving_room and encounter.room_id:
+            release_room(actor=actor, room_id=encounter.room_id)
         update_visit(
             actor=actor,
             encounter=encounter,

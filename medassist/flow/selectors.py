@@ -1,0 +1,354 @@
+"""Reads of the clinic day, scoped to the actor's clinics. The flow board runs a fixed number
+of queries however many visits the day holds (bench/clinic_day.py measures 900)."""
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, QuerySet
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from medassist.access.actor import Actor
+from medassist.access.permissions import Permission
+from medassist.access.policies import can
+from medassist.access.roles import Role
+from medassist.audit.models import Action, Outcome
+from medassist.audit.services import record
+from medassist.clinics.models import Clinic, Membership, Room, RoomStatusChange
+from medassist.core import clock
+from medassist.encounters.models import Encounter, StageChange
+from medassist.encounters.stages import FINAL, IN_ROOM, ON_SITE, Stage
+from medassist.flow import cycle
+from medassist.flow.models import FlowTargets
+from medassist.flow.timing import Targets, VisitTime, visit_time
+from medassist.scheduling.selectors import day_bounds
+
+S = Stage
+# The board's order of stages, left to right, as the patient moves through the clinic.
+BOARD_STAGES = (
+    S.SCHEDULED,
+    S.ARRIVED,
+    S.ROOMED,
+    S.READY_FOR_PROVIDER,
+    S.WITH_PROVIDER,
+    S.READY_FOR_CHECKOUT,
+    S.DONE,
+    S.NO_SHOW,
+    S.CANCELLED,
+)
+
+
+def board_clinics(actor: Actor) -> list[Clinic]:
+    if not actor.user.is_authenticated:
+        return []
+    return list(
+        Clinic.objects.filter(pk__in=actor.clinics_with(Permission.VIEW_FLOW_BOARD)).order_by(
+            "name"
+        )
+    )
+
+
+def clinic_targets(clinic: Clinic) -> Targets:
+    return Targets.of(FlowTargets.objects.filter(clinic=clinic).first())
+
+
+@dataclass
+class BoardRow:
+    visit: Encounter
+    time: VisitTime
+    booked_at: dt.datetime | None
+
+    @property
+    def appointment(self) -> Any:
+        return getattr(self.visit, "appointment", None)
+
+    @property
+    def room(self) -> Room | None:
+        return self.visit.room if self.visit.stage in IN_ROOM else None
+
+
+@dataclass
+class StageCount:
+    stage: Stage
+    count: int
+
+
+@dataclass
+class Board:
+    clinic: Clinic
+    day: dt.date
+    now: dt.datetime
+    rows: list[BoardRow]
+    counts: list[StageCount]
+    rooms: list[Room]
+    targets: Targets
+    providers: list[Any]
+    assistants: list[Any]
+    provider: Any = None
+    assistant: Any = None
+    show_finished: bool = True
+    fingerprint: str = ""
+    total: int = 0
+    may: dict[str, bool] = field(default_factory=dict)  # what the actor may do here
+
+    @property
+    def ready_rooms(self) -> list[Room]:
+        return [r for r in self.rooms if r.status == Room.Status.READY]
+
+    @property
+    def here_now(self) -> int:
+        return sum(c.count for c in self.counts if c.stage in ON_SITE)
+
+    @property
+    def is_today(self) -> bool:
+        return self.day == clock.today()
+
+
+def _day_visits(clinic: Clinic, day: dt.date) -> QuerySet[Encounter]:
+    lo, hi = day_bounds(day)
+    return Encounter.objects.filter(clinic=clinic, period_start__gte=lo, period_start__lt=hi)
+
+
+def board_fingerprint(clinic: Clinic, day: dt.date, *extra: object) -> str:
+    """Changes whenever anything the board shows changes: a visit added or moved (every move
+    bumps Encounter.updated_at), a room's status, or the minute on the clock (times on the
+    board are in whole minutes). Two aggregate queries: the 5-second poll costs almost nothing
+    when nothing changed."""
+    visits = _day_visits(clinic, day).aggregate(n=Count("id"), last=Max("updated_at"))
+    rooms = Room.objects.filter(clinic=clinic).aggregate(n=Count("id"), last=Max("status_since"))
+    minute = clock.now().replace(second=0, microsecond=0)
+    parts = [clinic.pk, day, visits["n"], visits["last"], rooms["n"], rooms["last"], minute]
+    text = "|".join(str(p) for p in parts + list(extra))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _staff(clinic: Clinic, roles: tuple[str, ...]) -> list[Any]:
+    ids = Membership.objects.filter(clinic=clinic, role__in=roles, active=True).values("user_id")
+    return list(get_user_model().objects.filter(pk__in=ids).order_by("last_name", "first_name"))
+
+
+def flow_board(
+    actor: Actor,
+    clinic: Clinic,
+    day: dt.date,
+    *,
+    provider: str = "",
+    assistant: str = "",
+    show_finished: bool = True,
+    audit: bool = True,
+) -> Board:
+    """The day's visits at the clinic, each once, in the order of their booked time (walk-ins
+    by arrival), with time in stage and door to door against the clinic's targets, and the
+    rooms. `provider` and `assistant` (usernames) narrow it; the counts follow the filter."""
+    if not can(actor, Permission.VIEW_FLOW_BOARD, clinic):
+        raise PermissionDenied("Your role does not include this clinic's flow board.")
+    now = clock.now()
+    targets = clinic_targets(clinic)
+    providers = _staff(clinic, (Role.PROVIDER,))
+    assistants = _staff(clinic, (Role.MEDICAL_ASSISTANT, Role.NURSE))
+    chosen_provider = next((p for p in providers if p.get_username() == provider), None)
+    chosen_assistant = next((a for a in assistants if a.get_username() == assistant), None)
+    visits = (
+        _day_visits(clinic, day)
+        .select_related(
+            "patient", "provider", "medical_assistant", "room", "appointment__appointment_type"
+        )
+        .annotate(booked_at=Coalesce("appointment__start", "period_start"))
+        .order_by("booked_at", "id")
+    )
+    if chosen_provider is not None:
+        visits = visits.filter(provider=chosen_provider)
+    if chosen_assistant is not None:
+        visits = visits.filter(medical_assistant=chosen_assistant)
+    rows: list[BoardRow] = []
+    tally = dict.fromkeys(BOARD_STAGES, 0)
+    for visit in visits:
+        tally[Stage(visit.stage)] += 1
+        if not show_finished and visit.stage in FINAL:
+            continue
+        arrived = visit.period_start if visit.stage != S.SCHEDULED else None
+        rows.append(
+            BoardRow(
+                visit=visit,
+                time=visit_time(
+                    stage=visit.stage,
+                    stage_since=visit.stage_since,
+                    arrived_at=arrived if visit.stage not in (S.NO_SHOW, S.CANCELLED) else None,
+                    ended_at=visit.period_end,
+                    now=now,
+                    targets=targets,
+                ),
+                booked_at=getattr(visit, "booked_at", None),
+            )
+        )
+    rooms = list(Room.objects.filter(clinic=clinic, active=True).select_related("status_by"))
+    if audit:
+        record(
+            actor,
+            Action.READ,
+            "FlowBoard",
+            clinic_id=clinic.pk,
+            entity_id=str(day),
+            description=f"flow board: {len(rows)} visits shown"
+            + (f", provider {provider}" if chosen_provider else "")
+            + (f", MA {assistant}" if chosen_assistant else ""),
+        )
+    return Board(
+        clinic=clinic,
+        day=day,
+        now=now,
+        rows=rows,
+        counts=[StageCount(s, tally[s]) for s in BOARD_STAGES],
+        rooms=rooms,
+        targets=targets,
+        providers=providers,
+        assistants=assistants,
+        provider=chosen_provider,
+        assistant=chosen_assistant,
+        show_finished=show_finished,
+        total=sum(tally.values()),
+        may={
+            "check_in": can(actor, Permission.CHECK_IN, clinic),
+            "room": can(actor, Permission.ROOM_PATIENT, clinic),
+            "see": can(actor, Permission.SEE_PATIENT, clinic),
+            "check_out": can(actor, Permission.CHECK_OUT, clinic),
+            "print": can(actor, Permission.PRINT_CHART, clinic),
+            "clean": can(actor, Permission.CLEAN_ROOM, clinic),
+            "reports": can(actor, Permission.VIEW_CLINIC_REPORTS, clinic),
+            "targets": can(actor, Permission.MANAGE_SCHEDULE, clinic),
+        },
+    )
+
+
+def get_room(actor: Actor, public_id: uuid.UUID | str) -> Room:
+    """A room of a clinic where the actor may change room status, or 404."""
+    room = (
+        Room.objects.filter(
+            public_id=public_id, clinic_id__in=actor.clinics_with(Permission.CLEAN_ROOM)
+        )
+        .select_related("clinic")
+        .first()
+        if actor.user.is_authenticated
+        else None
+    )
+    if room is None:
+        record(
+            actor,
+            Action.READ,
+            "Room",
+            entity_id=str(public_id),
+            outcome=Outcome.DENIED,
+            description="not found or outside the user's clinics",
+        )
+        raise Http404("No such room")
+    return room
+
+
+def room_for_rooming(actor: Actor, visit: Encounter, public_id: str) -> Room | None:
+    """The room chosen for a visit, among its clinic's rooms (None if it is not one)."""
+    try:
+        uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return Room.objects.filter(public_id=public_id, clinic_id=visit.clinic_id).first()
+
+
+def room_log(actor: Actor, clinic: Clinic, day: dt.date) -> list[RoomStatusChange]:
+    """Who changed which room to what, on `day` (the cleaning log infection control asks for)."""
+    if not can(actor, Permission.VIEW_FLOW_BOARD, clinic):
+        raise PermissionDenied("Your role does not include this clinic's rooms.")
+    lo, hi = day_bounds(day)
+    return list(
+        RoomStatusChange.objects.filter(room__clinic=clinic, at__gte=lo, at__lt=hi)
+        .select_related("room", "by")
+        .order_by("-at", "-id")
+    )
+
+
+# --- cycle times ---
+
+
+@dataclass
+class CycleReport:
+    clinic: Clinic
+    first_day: dt.date
+    last_day: dt.date
+    summary: cycle.CycleSummary
+    names: dict[int, str]
+
+    @property
+    def providers(self) -> list[cycle.Group]:
+        return sorted(self.summary.providers, key=lambda g: self.names.get(g.provider_id or 0, ""))
+
+    @property
+    def days(self) -> list[cycle.Group]:
+        return self.summary.days
+
+    @property
+    def everyone(self) -> cycle.Group:
+        return self.summary.everyone
+
+    intervals = cycle.INTERVALS
+
+    def _row(self, group: cycle.Group) -> "CycleRow":
+        name = self.names.get(group.provider_id or 0, "Everyone")
+        return CycleRow(name, group, [group.intervals.get(i.key) for i in cycle.INTERVALS])
+
+    @property
+    def provider_rows(self) -> list["CycleRow"]:
+        rows = [self._row(g) for g in self.providers]
+        return rows + [self._row(self.everyone)] if len(rows) > 1 else rows
+
+    @property
+    def day_rows(self) -> list["CycleRow"]:
+        return [self._row(g) for g in self.days]
+
+
+@dataclass
+class CycleRow:
+    name: str
+    group: cycle.Group
+    cells: list[cycle.Summary | None]
+
+
+def cycle_report(
+    actor: Actor, clinic: Clinic, first_day: dt.date, last_day: dt.date
+) -> CycleReport:
+    """Cycle times per provider and per day from the stage changes of the clinic's visits
+    between the two days (inclusive). Two queries, whatever the number of visits."""
+    if not can(actor, Permission.VIEW_CLINIC_REPORTS, clinic):
+        raise PermissionDenied("Your role does not include this clinic's reports.")
+    lo, _ = day_bounds(first_day)
+    _, hi = day_bounds(last_day)
+    rows = (
+        StageChange.objects.filter(
+            encounter__clinic=clinic,
+            encounter__period_start__gte=lo,
+            encounter__period_start__lt=hi,
+        )
+        .order_by("encounter_id", "at", "id")
+        .values_list(
+            "encounter_id", "encounter__provider_id", "encounter__period_start", "to_stage", "at"
+        )
+    )
+    summary = cycle.summarize(
+        (e, p, clock.localtime(start).date(), stage, at) for e, p, start, stage, at in rows
+    )
+    ids = {g.provider_id for g in summary.providers if g.provider_id is not None}
+    names = {
+        u.pk: u.get_full_name() or u.get_username()
+        for u in get_user_model().objects.filter(pk__in=ids)
+    }
+    record(
+        actor,
+        Action.READ,
+        "CycleTimeReport",
+        clinic_id=clinic.pk,
+        description=f"cycle times {first_day}..{last_day}: {summary.everyone.visits} visits",
+    )
+    return CycleReport(clinic, first_day, last_day, summary, names)
