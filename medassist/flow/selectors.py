@@ -25,7 +25,7 @@ from medassist.encounters.models import Encounter, StageChange
 from medassist.encounters.stages import FINAL, IN_ROOM, ON_SITE, Stage
 from medassist.flow import cycle
 from medassist.flow.models import FlowTargets
-from medassist.flow.timing import Targets, VisitTime, visit_time
+from medassist.flow.timing import Targets, VisitTime, minutes_between, visit_time
 from medassist.scheduling.selectors import day_bounds
 
 S = Stage
@@ -70,6 +70,8 @@ class BoardRow:
     @property
     def room(self) -> Room | None:
         return self.visit.room if self.visit.stage in IN_ROOM else None
+
+    late: int | None = None  # minutes past the booked time of a patient not yet here
 
 
 @dataclass
@@ -184,6 +186,9 @@ def flow_board(
                     targets=targets,
                 ),
                 booked_at=getattr(visit, "booked_at", None),
+                late=minutes_between(visit.booked_at, now)
+                if visit.stage == S.SCHEDULED and visit.booked_at < now
+                else None,
             )
         )
     rooms = list(Room.objects.filter(clinic=clinic, active=True).select_related("status_by"))

@@ -46,7 +46,7 @@ def minutes_between(start: dt.datetime, end: dt.datetime) -> int:
 
 @dataclass(frozen=True)
 class VisitTime:
-    in_stage: int | None  # minutes in the current stage; None once the visit is over
+    in_stage: int | None  # minutes in the current stage, while the patient is here
     total: int | None  # minutes since arrival (door to door once done); None before arrival
     stage_over: bool
     total_over: bool
@@ -70,7 +70,7 @@ def visit_time(
     patient who is here (arrived .. ready for checkout) can be over a target: a scheduled
     visit has not started and a finished one is history."""
     here = Stage(stage) in ON_SITE
-    in_stage = minutes_between(stage_since, now) if here or stage == Stage.SCHEDULED else None
+    in_stage = minutes_between(stage_since, now) if here else None
     if arrived_at is None:
         total = None
     elif here:

@@ -29,7 +29,7 @@ def test_minutes_between(start, end, expected):
 
 # stage, stage since, arrived, ended, now -> in stage, total, stage over, total over
 ROWS = [
-    ("scheduled", 0, None, None, 30, 30, None, False, False),
+    ("scheduled", 0, None, None, 30, None, None, False, False),  # not here: no clock runs
     ("arrived", 0, 0, None, 15, 15, 15, False, False),  # at the target is not over it
     ("arrived", 0, 0, None, 16, 16, 16, True, False),
     ("roomed", 20, 0, None, 36, 16, 36, True, False),
