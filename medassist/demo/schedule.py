@@ -158,10 +158,18 @@ def write_schedule(
 
 
 def _rooms(clinic: Clinic, at: dt.datetime) -> int:
+    names = [(f"Exam {i}", "exam") for i in range(1, 7)] + [("Procedure", "procedure")]
     rooms = [
-        Room(clinic=clinic, name=f"Exam {i}", kind="exam", sort_order=i, status_since=at)
-        for i in range(1, 7)
-    ] + [Room(clinic=clinic, name="Procedure", kind="procedure", sort_order=7, status_since=at)]
+        Room(
+            public_id=uuid.uuid5(uuid.NAMESPACE_URL, f"demo:{clinic.code}:room:{name}"),
+            clinic=clinic,
+            name=name,
+            kind=kind,
+            sort_order=i,
+            status_since=at,
+        )
+        for i, (name, kind) in enumerate(names, start=1)
+    ]
     Room.objects.bulk_create(rooms)
     return len(rooms)
 

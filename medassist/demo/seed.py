@@ -17,6 +17,7 @@ from medassist.access.actor import Actor
 from medassist.clinics.models import Clinic, Membership, Network
 from medassist.core import clock
 from medassist.core.testing import DEMO_PASSWORD, STAFF, make_cast
+from medassist.demo.flow import write_flow
 from medassist.demo.generator import PATIENTS_PER_CLINIC, SEED, PatientSpec, generate
 from medassist.demo.schedule import write_schedule
 from medassist.encounters.models import Encounter
@@ -88,9 +89,10 @@ def load_demo(
         _write_children(specs, patients, users)
         index_spellings(sorted({n for p in patients for n in (p.family_key, p.given_key)}))
         say("rooms, provider schedules and appointments")
-        written = write_schedule(
-            today=today, tz=timezone.get_default_timezone(), clinics=clinics, users=users, seed=seed
-        )
+        tz = timezone.get_default_timezone()
+        written = write_schedule(today=today, tz=tz, clinics=clinics, users=users, seed=seed)
+        say("check-ins, rooms' cleaning log and past visits' cycle times")
+        write_flow(today=today, tz=tz, clinics=clinics, users=users)
         last = base + len(specs) - 1
         Network.objects.filter(pk=cast.network.pk).update(next_mrn=last + 1)
     return Loaded(
