@@ -169,10 +169,10 @@ class ReportRangeForm(forms.Form):
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def range(self, today: dt.date) -> tuple[dt.date, dt.date]:
-        """The days asked for, today by default; at most 92 days, the latest first."""
+        """The days asked for: by default the two weeks up to today; at most 92 days."""
         c = self.cleaned_data if self.is_valid() else {}
         end = c.get("end") or today
-        start = c.get("start") or end
+        start = c.get("start") or end - dt.timedelta(days=13)
         if start > end:
             start, end = end, start
         return max(start, end - dt.timedelta(days=91)), end

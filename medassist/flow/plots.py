@@ -76,7 +76,7 @@ def _ticks(top: float, x0: float, scale: float) -> list[Tick]:
 def provider_segments(report: Any) -> SegmentPlot | None:
     """Stacked bars of median segment minutes, one per provider and one for everyone."""
     groups = [(report.names.get(g.provider_id, "?"), g) for g in report.providers]
-    if report.everyone.visits:
+    if report.everyone.visits and len(groups) > 1:
         groups.append(("Everyone", report.everyone))
     groups = [(n, g) for n, g in groups if any(s.key in g.intervals for s in SEGMENTS)]
     if not groups:
