@@ -6,10 +6,13 @@ carol  medical assistant, South      frank  provider, South
 gwen   front desk, North
 """
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.db import connection
 
 from medassist.access.roles import Role
 from medassist.clinics.models import Clinic, Membership, Network
@@ -81,3 +84,25 @@ def make_cast(password: str = DEMO_PASSWORD) -> Cast:
             Membership.objects.create(user=user, clinic=clinics[code], role=role, title=title)
         users[username] = user
     return Cast(network=network, north=north, south=south, **users)
+
+
+def race(*jobs: Callable[[], object]) -> list[BaseException | None]:
+    """Run the jobs at once, each on its own connection; return what each raised (or None)."""
+    barrier = threading.Barrier(len(jobs))
+    outcomes: list[BaseException | None] = [None] * len(jobs)
+
+    def run(i, job):  # type: ignore[no-untyped-def]
+        try:
+            barrier.wait(timeout=10)
+            job()
+        except BaseException as exc:  # noqa: BLE001 (reported to the test)
+            outcomes[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return outcomes

@@ -6,6 +6,7 @@ through encounters.services.move_visit (with its optimistic version check)."""
 import datetime as dt
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +21,7 @@ from medassist.core import clock
 from medassist.encounters.models import Encounter
 from medassist.encounters.services import move_visit
 from medassist.encounters.stages import Stage
+from medassist.patients.models import Patient
 from medassist.scheduling import reminders, slots
 from medassist.scheduling.models import (
     Appointment,
@@ -43,6 +45,15 @@ def may_double_book(actor: Actor, clinic: Clinic) -> bool:
     return can(actor, Permission.MANAGE_SCHEDULE, clinic)
 
 
+def _lock_for_booking(provider: Any, patient: Any) -> None:
+    """Two desks booking the same provider (or the same patient) at the same moment: the second
+    waits here until the first has committed, then checks against its booking. Without it,
+    both could read the slot as free and both book it (PostgreSQL runs transactions side by
+    side; SQLite already runs one writer at a time). Called inside the booking's transaction."""
+    get_user_model().objects.select_for_update().filter(pk=provider.pk).values_list("pk").first()
+    Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk").first()
+
+
 def _check_bookable(
     *,
     actor: Actor,
@@ -55,6 +66,7 @@ def _check_bookable(
 ) -> None:
     if not can(actor, Permission.BOOK_APPOINTMENT, patient):
         raise PermissionDenied("Your role may not book appointments for this patient.")
+    _lock_for_booking(provider, patient)
     clinic_id = appointment_type.clinic_id
     if patient.clinic_id != clinic_id:
         raise ValidationError("This appointment type belongs to another clinic.")

@@ -2,14 +2,11 @@
 one change wins, the other gets a clear conflict message, and nothing is lost or doubled
 (optimistic versioning: every change names the version it saw)."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from medassist.access.actor import Actor
 from medassist.clinics.models import Room
-from medassist.core.testing import make_cast
+from medassist.core.testing import make_cast, race
 from medassist.encounters.models import Encounter, StageChange
 from medassist.encounters.services import StaleVisit
 from medassist.flow import services
@@ -18,28 +15,6 @@ from medassist.scheduling.services import cancel_appointment
 from medassist.scheduling.tests.factories import make_types, make_week
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(*jobs):  # type: ignore[no-untyped-def]
-    """Run the jobs at once, each on its own connection; return what each raised (or None)."""
-    barrier = threading.Barrier(len(jobs))
-    outcomes: list[BaseException | None] = [None] * len(jobs)
-
-    def run(i, job):  # type: ignore[no-untyped-def]
-        try:
-            barrier.wait(timeout=10)
-            job()
-        except BaseException as exc:  # noqa: BLE001 (reported to the test)
-            outcomes[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return outcomes
 
 
 @pytest.fixture
