@@ -31,6 +31,9 @@ def main(base_url: str) -> None:
         page.keyboard.press("Enter")
         page.wait_for_url("**/patients/**")
         page.screenshot(path=str(HERE / "chart.png"))
+        page.goto("/flow/board/")
+        page.get_by_role("heading", name="North Family Medicine").wait_for()
+        page.screenshot(path=str(HERE / "flow-board.png"))
         browser.close()
 
 
