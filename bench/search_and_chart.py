@@ -189,11 +189,11 @@ PATIENT_COLUMNS = (
 
 PUBLIC = ("public_id", "created_at", "updated_at", "patient")
 COLUMNS = {
-    Encounter: (*PUBLIC, "clinic", "provider", "medical_assistant", "status", "kind",
-                "visit_type", "reason", "period_start", "period_end"),
+    Encounter: (*PUBLIC, "clinic", "provider", "medical_assistant", "stage", "stage_since",
+                "version", "kind", "visit_type", "reason", "period_start", "period_end"),
     Condition: (*PUBLIC, "category", "description", "icd10", "snomed", "relative", "active"),
     Medication: (*PUBLIC, "name", "rxnorm", "dose", "route", "frequency", "active"),
-    Allergy: (*PUBLIC, "substance", "code_system", "code", "category", "reaction",
+    Allergy: (*PUBLIC, "substance", "code_system", "code", "category", "reaction", "severity",
               "criticality", "verification", "active"),
     Coverage: (*PUBLIC, "order", "payer_name", "payer_id", "plan_name", "member_id",
                "group_number", "subscriber_name", "subscriber_relationship"),
@@ -260,10 +260,10 @@ def build(total: int) -> None:
                     start = now - dt.timedelta(
                         days=k * 5 + rng.randrange(5), hours=rng.randrange(8)
                     )
+                    end = v.when(start + dt.timedelta(minutes=20))
                     encounters.rows.append(
-                        (v.uuid(), stamp, stamp, pid, patient.clinic_id, provider, ma,
-                         "finished", "AMB", "Follow-up", rng.choice(REASONS), v.when(start),
-                         v.when(start + dt.timedelta(minutes=20)))
+                        (v.uuid(), stamp, stamp, pid, patient.clinic_id, provider, ma, "done",
+                         end, 1, "AMB", "Follow-up", rng.choice(REASONS), v.when(start), end)
                     )  # fmt: skip
                 for k in range(HEAVY_CONDITIONS if heavy else rng.choice((0, 0, 1, 2, 3))):
                     description, icd10 = PROBLEMS[k % len(PROBLEMS)]
@@ -281,7 +281,7 @@ def build(total: int) -> None:
                 if rng.random() < 0.3:
                     allergies.rows.append(
                         (v.uuid(), stamp, stamp, pid, "Penicillin", "", "", "medication",
-                         "hives", "low", "confirmed", True)
+                         "hives", "mild", "low", "confirmed", True)
                     )  # fmt: skip
                 coverages.rows.append(
                     (v.uuid(), stamp, stamp, pid, 1, "Health Alliance", "", "HMO",
