@@ -7,11 +7,14 @@ import). Builds its own population (a North clinic with 40 providers, 12 medical
 already built for today, then:
 
 1. renders /flow/board/ as alice through Django's test Client (in process: no network, no
-   server), p50/p95/max over --requests renders, and counts the SQL statements for the
-   900-visit board and the 30-visit board (they must be equal);
+   server), p50/p95/max over --requests renders; the same for the 5-second poll when
+   something moved (the board as a partial) and when nothing did (204, with the fingerprint
+   the browser sends); counts the SQL statements of the 900-visit board and of the 30-visit
+   board (they must be equal) and of a 204 poll;
 2. starts gunicorn on 127.0.0.1 and runs locust headless (bench/locustfile.py: medical
-   assistants polling the board, opening the schedule, searching and opening charts) at 4 and
-   at 40 requests per second, and reports p50/p95/p99 per page from locust's statistics.
+   assistants polling the board, opening it, the schedule, searching and opening charts) at 4
+   and at 40 requests per second, and reports p50/p95/p99 per page from locust's statistics
+   for a window of --load-seconds that starts once every user has signed in.
 
     python bench/clinic_day.py --out FILE [--requests N] [--load-seconds S] [--no-load]
 """
@@ -21,10 +24,12 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import django
@@ -46,7 +51,7 @@ from medassist.core import clock  # noqa: E402
 from medassist.core.testing import DEMO_PASSWORD, make_cast  # noqa: E402
 from medassist.encounters.models import Encounter, StageChange  # noqa: E402
 from medassist.patients.models import Patient  # noqa: E402
-from medassist.patients.services import fill_search_keys  # noqa: E402
+from medassist.patients.services import fill_search_keys, index_spellings  # noqa: E402
 from medassist.scheduling.models import Appointment, AppointmentType  # noqa: E402
 
 GOAL_BOARD_P95_MS = 150.0
@@ -55,6 +60,8 @@ NORTH_VISITS = 900
 SOUTH_VISITS = 30
 BOARD = "/flow/board/"
 RATES = (4, 40)  # requests per second of the load scenario
+SIGN_IN = "sign-in: "  # locustfile.py's names of the requests before the measured window
+SIGN_IN_ALLOWANCE_S = 240  # at most, for every simulated user to sign in before the window
 
 
 def log(msg: str) -> None:
@@ -88,11 +95,18 @@ def _changes(stage: str) -> list[tuple[str, str]]:
     return list(zip(steps, steps[1:], strict=False))
 
 
+def family_name(i: int) -> str:
+    """Dayvisitaaa, Dayvisitaab, ...: letters only, as names are searched (digits in a name
+    would be read as an MRN or a phone number)."""
+    return "Dayvisit" + "".join(chr(ord("a") + i // 26**k % 26) for k in (2, 1, 0))
+
+
 def built_for_today() -> bool:
     today = clock.today()
     return (
         Encounter.objects.filter(clinic__code="north", period_start__date=today).count()
         == NORTH_VISITS
+        and Patient.objects.filter(family=family_name(0)).exists()
     )
 
 
@@ -135,7 +149,7 @@ def _day(clinic: Clinic, providers: list, assistants: list, visits: int, cast) -
                 network=cast.network,
                 clinic=clinic,
                 mrn=str(clinic.pk * 10_000_000 + i),
-                family=f"Dayvisit{i:04d}",
+                family=family_name(i),
                 given="Pat",
                 birth_date=dt.date(1960 + i % 60, 1 + i % 12, 1 + i % 28),
                 sex="female" if i % 2 else "male",
@@ -144,6 +158,7 @@ def _day(clinic: Clinic, providers: list, assistants: list, visits: int, cast) -
         for i in range(visits)
     ]
     Patient.objects.bulk_create(patients)
+    index_spellings({n for p in patients for n in (p.family_key, p.given_key)})
     patients = list(Patient.objects.filter(clinic=clinic).order_by("id"))
     day_start = clock.localtime(clock.now()).replace(hour=8, minute=0, second=0, microsecond=0)
     encounters, plans = [], []
@@ -202,6 +217,44 @@ def _day(clinic: Clinic, providers: list, assistants: list, visits: int, cast) -
     log(f"{clinic.name}: {len(encounters)} visits today")
 
 
+FINGERPRINT = re.compile(r'id="board-fp" name="fp" value="([0-9a-f]+)"')
+POLL = {"HX-Request": "true", "X-Medassist-Poll": "1"}
+
+
+def timed(requests: int, get) -> tuple[dict, list]:  # type: ignore[no-untyped-def]
+    """p50/p95/max of `requests` calls of get() (after a warm-up), and their responses."""
+    for _ in range(5):
+        get()
+    ms, responses = [], []
+    for _ in range(requests):
+        started = time.perf_counter()
+        responses.append(get())
+        ms.append((time.perf_counter() - started) * 1000)
+    summary = {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 1),
+        "p95_ms": round(percentile(ms, 95), 1),
+        "max_ms": round(max(ms), 1),
+    }
+    return summary, responses
+
+
+def fingerprint_of(response) -> str:  # type: ignore[no-untyped-def]
+    found = FINGERPRINT.search(response.content.decode())
+    if found is None:
+        raise SystemExit(f"{BOARD} has no fingerprint (id=board-fp) to poll with")
+    return found.group(1)
+
+
+def queries(client: Client, **kwargs: object) -> int:
+    """SQL statements of one request, right after the same request: the session's activity
+    stamp (written at most every 30 s) is then fresh and not counted."""
+    client.get(BOARD, **kwargs)  # type: ignore[arg-type]
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(BOARD, **kwargs)  # type: ignore[arg-type]
+    return len(ctx.captured_queries)
+
+
 def board_renders(requests: int) -> dict:
     alice = Client()
     alice.force_login(get_user_model().objects.get(username="alice"))
@@ -210,37 +263,33 @@ def board_renders(requests: int) -> dict:
     first = alice.get(BOARD)
     if first.status_code != 200:
         raise SystemExit(f"{BOARD} answered {first.status_code}: is the flow board there?")
-    for _ in range(5):
-        alice.get(BOARD)
-    ms = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = alice.get(BOARD)
-        ms.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200
-    poll_ms = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        alice.get(BOARD, headers={"HX-Request": "true", "X-Medassist-Poll": "1"})
-        poll_ms.append((time.perf_counter() - started) * 1000)
-    counts = {}
-    for label, client in ((f"{NORTH_VISITS} visits", alice), (f"{SOUTH_VISITS} visits", carol)):
-        with CaptureQueriesContext(connection) as ctx:
-            client.get(BOARD)
-        counts[label] = len(ctx.captured_queries)
-    summary = {
-        "n": len(ms),
-        "p50_ms": round(percentile(ms, 50), 1),
-        "p95_ms": round(percentile(ms, 95), 1),
-        "max_ms": round(max(ms), 1),
+    board, _ = timed(requests, lambda: alice.get(BOARD))
+
+    # The 5-second poll as the browser sends it: the fingerprint of what is on screen. Nothing
+    # moves during the run, so it answers 204 but when the minute turns (the board shows
+    # minutes), and then the poll brings the new board and its fingerprint, as in the browser.
+    fp = {"fp": fingerprint_of(alice.get(BOARD))}
+
+    def poll():  # type: ignore[no-untyped-def]
+        response = alice.get(BOARD, fp, headers=POLL)
+        if response.status_code == 200:
+            fp["fp"] = fingerprint_of(response)
+        return response
+
+    unchanged, answers = timed(requests, poll)
+    unchanged["answered_204"] = sum(r.status_code == 204 for r in answers)
+    # The poll after something moved: the whole board as a partial.
+    changed, _ = timed(requests, lambda: alice.get(BOARD, {"fp": "stale"}, headers=POLL))
+    counts = {f"{NORTH_VISITS} visits": queries(alice), f"{SOUTH_VISITS} visits": queries(carol)}
+    return {
+        "board": board,
+        "board_poll": changed,
+        "board_poll_unchanged": unchanged,
+        "queries_per_board": counts,
+        "queries_per_poll_unchanged": queries(
+            alice, data={"fp": fingerprint_of(alice.get(BOARD))}, headers=POLL
+        ),
     }
-    poll = {
-        "n": len(poll_ms),
-        "p50_ms": round(percentile(poll_ms, 50), 1),
-        "p95_ms": round(percentile(poll_ms, 95), 1),
-        "max_ms": round(max(poll_ms), 1),
-    }
-    return {"board": summary, "board_poll": poll, "queries_per_board": counts}
 
 
 def free_port() -> int:
@@ -249,47 +298,81 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_serving(port: int, server: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """Until the workers answer /healthz (the port opens before they have loaded the app)."""
+    for _ in range(300):
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:  # noqa: S310 (our own server)
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer /healthz within a minute")
+
+
+# gunicorn as a small clinic would run it on this machine: one worker process per core, a few
+# threads each (a thread waits while the database works).
+GUNICORN = ["--workers", "2", "--threads", "4", "--log-level", "warning"]
+
+
 def load_scenario(seconds: int) -> dict:
-    """gunicorn (2 workers x 4 threads) + locust at each rate; per-page p50/p95/p99."""
+    """gunicorn + locust at each rate: per-page p50/p95/p99 of the measured window."""
     port = free_port()
     env = os.environ | {"MEDASSIST_ALLOWED_HOSTS": "127.0.0.1,localhost"}
     server = subprocess.Popen(  # noqa: S603 (our own server)
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", *GUNICORN],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(port, server)
         results = {}
         out_dir = Path(os.environ.get("MEDASSIST_VAR_DIR", ROOT / "var" / "bench"))
         for rate in RATES:
             prefix = out_dir / f"locust-{connection.vendor}-{rate}rps"
+            Path(f"{prefix}_stats.csv").unlink(missing_ok=True)
             users = rate  # each simulated user makes one request a second (constant_throughput)
-            log(f"load: {rate} requests/s for {seconds} s")
-            subprocess.run(  # noqa: S603 (our own scenario)
-                [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"),
-                 "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
-                 "--host", f"http://127.0.0.1:{port}", "--csv", str(prefix), "--only-summary",
-                 "--loglevel", "WARNING"],
-                cwd=ROOT, env=env, check=False, stdout=subprocess.DEVNULL,
-            )  # fmt: skip
-            results[f"{rate} rps"] = read_locust_stats(Path(f"{prefix}_stats.csv"))
+            log(f"load: {rate} requests/s for {seconds} s, once {users} users have signed in")
+            started = time.perf_counter()
+            command = [
+                sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"),
+                "--headless", "-u", str(users), "-r", str(users),
+                "-t", f"{seconds + SIGN_IN_ALLOWANCE_S}s", "--host", f"http://127.0.0.1:{port}",
+                "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
+            ]  # fmt: skip
+            with open(f"{prefix}.log", "w") as output:
+                # locust exits 1 when a request failed: the figures say which, so go on.
+                subprocess.run(  # noqa: S603 (our own scenario)
+                    command,
+                    cwd=ROOT,
+                    env=env | {"BENCH_LOAD_SECONDS": str(seconds)},
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                )
+            stats = Path(f"{prefix}_stats.csv")
+            if not stats.exists():
+                raise SystemExit(f"locust wrote no statistics; see {prefix}.log")
+            results[f"{rate} rps"] = read_locust_stats(stats) | {"offered_rps": rate}
+            log(f"load: {rate} requests/s done in {time.perf_counter() - started:.0f} s")
         return results
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=30)
 
 
 def read_locust_stats(path: Path) -> dict:
-    pages = {}
+    """Per page of the measured window, and the sign-in before it (names "sign-in: ...")."""
+    pages: dict[str, dict] = {}
+    before: dict[str, dict] = {}
     with path.open() as f:
         for row in csv.DictReader(f):
-            pages[row["Name"]] = {
+            name = row["Name"]
+            into = before if name.startswith(SIGN_IN) else pages
+            into[name.removeprefix(SIGN_IN)] = {
                 "requests": int(row["Request Count"]),
                 "failures": int(row["Failure Count"]),
                 "rps": round(float(row["Requests/s"]), 1),
@@ -297,7 +380,7 @@ def read_locust_stats(path: Path) -> dict:
                 "p95_ms": float(row["95%"] or 0),
                 "p99_ms": float(row["99%"] or 0),
             }
-    return pages
+    return {"pages": pages, "sign_in": before}
 
 
 def main() -> None:
