@@ -125,13 +125,13 @@ def _room_history(clinic: Clinic, today: dt.date, tz: dt.tzinfo, ma) -> None:  #
         (Stage.DONE, "Exam 5", True),
         (Stage.READY_FOR_CHECKOUT, "Exam 4", False),
     ):
-        visit = todays.get(stage)
+        left_room = todays.get(stage)
         room = rooms.get(name)
-        if visit is None or room is None:
+        if left_room is None or room is None:
             continue
-        stamps = dict(StageChange.objects.filter(encounter=visit).values_list("to_stage", "at"))
+        stamps = dict(StageChange.objects.filter(encounter=left_room).values_list("to_stage", "at"))
         left = stamps[Stage.READY_FOR_CHECKOUT]
-        Encounter.objects.filter(pk=visit.pk).update(room=room)
+        Encounter.objects.filter(pk=left_room.pk).update(room=room)
         changes += [
             RoomStatusChange(room=room, status="occupied", at=stamps[Stage.ROOMED], by=ma),
             RoomStatusChange(room=room, status="dirty", at=left, by=ma),

@@ -49,7 +49,9 @@ def _messages(exc: ValidationError) -> list[str]:
 def _back(request, clinic: Clinic | None = None) -> str:  # type: ignore[no-untyped-def]
     """Where to go after an action: the page it came from (same site only), else the board."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+    # A path on this site only: anything else (another host, "0", "javascript:") is ignored,
+    # and redirect() is never handed something it could read as a view name.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, {request.get_host()}):
         return target
     return reverse("flow:board") + (f"?clinic={clinic.code}" if clinic else "")
 

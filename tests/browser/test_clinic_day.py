@@ -125,8 +125,13 @@ def test_a_whole_visit_through_the_clinic_day(page_for, screenshot):
     expect(board_row(gwen, visit)).to_contain_text("Ready for checkout", timeout=LIVE)
     board_row(gwen, visit).get_by_role("link", name="Check out").click()
     expect(gwen.get_by_role("heading", name="Checkout")).to_be_visible()
+    times = gwen.get_by_role("radiogroup", name="Open times").locator("label")
+    two_weeks_out = times.first.inner_text()
     gwen.get_by_label("In about").select_option("28")
     gwen.get_by_role("button", name="Find open times").click()
+    # The open times are swapped in by htmx: wait for the new list before choosing one, or the
+    # choice is made on the list that is about to be replaced.
+    expect(times.first).not_to_have_text(two_weeks_out)
     first_time = gwen.get_by_role("radiogroup", name="Open times").get_by_role("radio").first
     first_time.check()
     chosen = first_time.locator("xpath=..").inner_text().strip()

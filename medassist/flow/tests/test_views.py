@@ -397,3 +397,14 @@ def test_the_manager_sets_targets_and_the_ma_may_not(cast, types, as_user):
     assert FlowTargets.objects.get(clinic=cast.north).total == 100
     assert dana.post("/flow/targets/", fields | {"total": "0"}).status_code == 422
     assert as_user("alice").get("/flow/targets/").status_code == 403
+
+
+@pytest.mark.parametrize("target", ["0", "//evil.example/x", "javascript:alert(1)", "flow:board"])
+def test_where_to_go_back_is_a_path_on_this_site_only(cast, types, as_user, target):
+    room = Room.objects.get(clinic=cast.north, name="Exam 1")
+    response = as_user("alice").post(
+        f"/flow/rooms/{room.public_id}/status/",
+        {"version": room.version, "status": "dirty", "next": target},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/flow/board/?clinic=north"
