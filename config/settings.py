@@ -108,6 +108,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Only for templates asked for with using="jinja2" (the flow board's rows): see
+        # medassist/core/jinja.py. Looks in each app's jinja2/ folder.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "medassist.core.jinja.environment"},
+    },
 ]
 
 DATABASES = {

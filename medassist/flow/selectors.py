@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
@@ -31,6 +31,8 @@ from medassist.encounters.stages import FINAL, IN_ROOM, ON_SITE, Stage
 from medassist.flow import cycle
 from medassist.flow.models import FlowTargets
 from medassist.flow.timing import Targets, VisitTime, minutes_between, visit_time
+from medassist.patients.models import age_display
+from medassist.scheduling.models import AppointmentType
 from medassist.scheduling.selectors import day_bounds
 
 S = Stage
@@ -65,39 +67,30 @@ def clinic_targets(clinic: Clinic) -> Targets:
 
 @dataclass
 class BoardRow:
-    visit: Encounter
+    """One visit as the board shows it: plain values read in one query, not model instances
+    (building ~3,000 of them was half the time of a 900-visit board, bench/clinic_day.py).
+    Everything a cell shows is worked out here, once; the template only lays it out."""
+
+    public_id: uuid.UUID
+    stage: str
+    stage_label: str
+    version: int
+    patient_family: str
+    patient_given: str
+    patient_age: str
+    interpreter_needed: bool
+    type_id: int | None  # the appointment type (None for a walk-in)
+    type_name: str
+    provider_name: str
+    assistant_name: str
+    room_id: int | None  # only while the patient is in the room
+    room_name: str
     time: VisitTime
-    booked_at: dt.datetime | None
-    late: int | None = None  # minutes past the booked time of a patient not yet here
-    # What the row shows, worked out here rather than in the template: there `|time`,
-    # `{% url %}`, `|default` chains and get_stage_display() (which builds a dict of the
-    # choices at each call) were half the time of a 900-visit board (bench/clinic_day.py).
-    booked_time: str = ""  # booked_at as |time:"H:i" writes it
-    stage_time: str = ""  # visit.stage_since, the same way
-    chart_url: str = ""
-    next_url: str = ""  # where the Next cell's button goes, by the visit's stage
-
-    @property
-    def appointment(self) -> Any:
-        return getattr(self.visit, "appointment", None)
-
-    @property
-    def provider_name(self) -> str:
-        user = self.visit.provider
-        return user.get_full_name() or user.get_username()
-
-    @property
-    def assistant_name(self) -> str:
-        user = self.visit.medical_assistant
-        return (user.first_name or user.get_username()) if user is not None else ""
-
-    @property
-    def stage_label(self) -> str:
-        return STAGE_LABELS.get(self.visit.stage, self.visit.stage)  # get_stage_display()
-
-    @property
-    def room(self) -> Room | None:
-        return self.visit.room if self.visit.stage in IN_ROOM else None
+    late: int | None  # minutes past the booked time of a patient not yet here
+    booked_time: str  # HH:MM, the clinic's time
+    stage_time: str
+    chart_url: str
+    next_url: str  # where the Next cell's button goes, by the visit's stage
 
 
 @dataclass
@@ -163,16 +156,25 @@ def board_fingerprint(clinic: Clinic, day: dt.date, *extra: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-# The columns the board shows of the visit and of what hangs off it (others load on first
-# use), and its few dozen staff and visit types loaded once each, not once per visit: every
-# column of six tables for 900 visits cost more than a fifth of the board.
-PATIENT_FIELDS = ("public_id", "family", "given", "birth_date", "interpreter_needed")
-BOARD_FIELDS = (
-    *("public_id", "clinic", "stage", "stage_since", "version", "visit_type", "period_start"),
-    *("period_end", "provider", "medical_assistant", "room__name", "appointment__appointment_type"),
-    *(f"patient__{f}" for f in PATIENT_FIELDS),
+# The columns the board reads, in the order flow_board() unpacks them.
+BOARD_COLUMNS = (
+    *("public_id", "stage", "stage_since", "version", "visit_type", "period_start", "period_end"),
+    *("booked_at", "patient__public_id", "patient__family", "patient__given"),
+    *("patient__birth_date", "patient__interpreter_needed", "provider_id", "medical_assistant_id"),
+    *("room_id", "room__name", "appointment__appointment_type_id"),
 )
-NAME_FIELDS = ("username", "first_name", "last_name")
+_PROVIDER, _MA = BOARD_COLUMNS.index("provider_id"), BOARD_COLUMNS.index("medical_assistant_id")
+
+
+def _names(user_ids: set[int | None]) -> dict[int, tuple[str, str]]:
+    """(first name or user name, full name or user name) of each user, in one query."""
+    users = get_user_model().objects.filter(pk__in=user_ids - {None})
+    return {
+        pk: (first or username, f"{first} {last}".strip() or username)
+        for pk, username, first, last in users.values_list(
+            "pk", "username", "first_name", "last_name"
+        )
+    }
 
 
 def _link(name: str, kwarg: str) -> Callable[[uuid.UUID], str]:
@@ -225,52 +227,64 @@ def flow_board(
     chosen_assistant = next((a for a in assistants if a.get_username() == assistant), None)
     visits = (
         _day_visits(clinic, day)
-        .select_related("patient", "room", "appointment")
-        .prefetch_related(
-            Prefetch("provider", get_user_model().objects.only(*NAME_FIELDS)),
-            Prefetch("medical_assistant", get_user_model().objects.only(*NAME_FIELDS)),
-            "appointment__appointment_type",
-        )
-        .only(*BOARD_FIELDS)
         .annotate(booked_at=Coalesce("appointment__start", "period_start"))
         .order_by("booked_at", "id")
+        .values_list(*BOARD_COLUMNS)
     )
     if chosen_provider is not None:
         visits = visits.filter(provider=chosen_provider)
     if chosen_assistant is not None:
         visits = visits.filter(medical_assistant=chosen_assistant)
+    rows_data = list(visits)
+    names = _names({r[_PROVIDER] for r in rows_data} | {r[_MA] for r in rows_data})
+    type_names = dict(AppointmentType.objects.filter(clinic=clinic).values_list("pk", "name"))
     may_see = can(actor, Permission.SEE_PATIENT, clinic)
     chart_url = _link("patients:chart", "patient_id")
     next_links = _next_links(may_see)
     zone = clock.localtime(now).tzinfo
+    today = clock.today()
     rows: list[BoardRow] = []
     tally = dict.fromkeys(BOARD_STAGES, 0)
-    for visit in visits:
-        tally[Stage(visit.stage)] += 1
-        if not show_finished and visit.stage in FINAL:
+    for (public_id, stage, stage_since, version, visit_type, period_start, period_end, booked_at,
+         patient_id, family, given, birth_date, interpreter, provider_id, ma_id, room_id,
+         room_name, type_id) in rows_data:  # fmt: skip
+        tally[Stage(stage)] += 1
+        if not show_finished and stage in FINAL:
             continue
-        arrived = visit.period_start if visit.stage != S.SCHEDULED else None
+        here = stage not in (S.SCHEDULED, S.NO_SHOW, S.CANCELLED)
+        in_room = stage in IN_ROOM
+        provider_first, provider_full = names.get(provider_id, ("", ""))
         rows.append(
             BoardRow(
-                visit=visit,
+                public_id=public_id,
+                stage=stage,
+                stage_label=STAGE_LABELS.get(stage, stage),
+                version=version,
+                patient_family=family,
+                patient_given=given,
+                patient_age=age_display(birth_date, today),
+                interpreter_needed=interpreter,
+                type_id=type_id,
+                type_name=type_names.get(type_id, "") if type_id else (visit_type or "Walk-in"),
+                provider_name=provider_full,
+                assistant_name=names.get(ma_id, ("", ""))[0] if ma_id else "",
+                room_id=room_id if in_room else None,
+                room_name=room_name if in_room and room_name else "",
                 time=visit_time(
-                    stage=visit.stage,
-                    stage_since=visit.stage_since,
-                    arrived_at=arrived if visit.stage not in (S.NO_SHOW, S.CANCELLED) else None,
-                    ended_at=visit.period_end,
+                    stage=stage,
+                    stage_since=stage_since,
+                    arrived_at=period_start if here else None,
+                    ended_at=period_end,
                     now=now,
                     targets=targets,
                 ),
-                booked_at=getattr(visit, "booked_at", None),
-                late=minutes_between(visit.booked_at, now)
-                if visit.stage == S.SCHEDULED and visit.booked_at < now
+                late=minutes_between(booked_at, now)
+                if stage == S.SCHEDULED and booked_at < now
                 else None,
-                booked_time=visit.booked_at.astimezone(zone).strftime("%H:%M"),
-                stage_time=visit.stage_since.astimezone(zone).strftime("%H:%M"),
-                chart_url=chart_url(visit.patient.public_id),
-                next_url=next_links[visit.stage](visit.public_id)
-                if visit.stage in next_links
-                else "",
+                booked_time=booked_at.astimezone(zone).strftime("%H:%M"),
+                stage_time=stage_since.astimezone(zone).strftime("%H:%M"),
+                chart_url=chart_url(patient_id),
+                next_url=next_links[stage](public_id) if stage in next_links else "",
             )
         )
     rooms = list(Room.objects.filter(clinic=clinic, active=True).select_related("status_by"))

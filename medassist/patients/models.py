@@ -77,6 +77,22 @@ LANGUAGES = {
 }
 
 
+def completed_months(birth_date: dt.date, day: dt.date) -> int:
+    b = birth_date
+    return (day.year - b.year) * 12 + day.month - b.month - (day.day < b.day)
+
+
+def age_display(birth_date: dt.date, today: dt.date) -> str:
+    """Age as clinicians write it: days for newborns, weeks, months under 2, then years."""
+    months = completed_months(birth_date, today)
+    days = (today - birth_date).days
+    if days < 28:
+        return f"{days} d"
+    if months < 3:
+        return f"{days // 7} wk"
+    return f"{months} mo" if months < 24 else f"{months // 12} y"
+
+
 class Patient(PublicModel):
     network = models.ForeignKey("clinics.Network", on_delete=models.PROTECT, related_name="+")
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="patients")
@@ -132,20 +148,11 @@ class Patient(PublicModel):
         return f"{self.family}{' ' + self.suffix if self.suffix else ''}, {given}"
 
     def completed_months(self, day: dt.date) -> int:
-        b = self.birth_date
-        return (day.year - b.year) * 12 + day.month - b.month - (day.day < b.day)
+        return completed_months(self.birth_date, day)
 
     @property
     def age_display(self) -> str:
-        """Age as clinicians write it: days for newborns, weeks, months under 2, then years."""
-        today = clock.today()
-        months = self.completed_months(today)
-        days = (today - self.birth_date).days
-        if days < 28:
-            return f"{days} d"
-        if months < 3:
-            return f"{days // 7} wk"
-        return f"{months} mo" if months < 24 else f"{months // 12} y"
+        return age_display(self.birth_date, clock.today())
 
     @property
     def language_display(self) -> str:
