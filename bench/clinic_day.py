@@ -38,13 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
-
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+import config.wsgi  # noqa: E402, F401 (the server's start-up, gc.freeze() included)
 from medassist.access.roles import Role  # noqa: E402
 from medassist.clinics.models import Clinic, Membership, Room  # noqa: E402
 from medassist.core import clock  # noqa: E402

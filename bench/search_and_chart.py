@@ -30,7 +30,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django  # noqa: E402
 
 django.setup()
-
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -42,6 +41,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from faker.providers.person.en_US import Provider as EnglishNames  # noqa: E402
 from faker.providers.person.es_MX import Provider as SpanishNames  # noqa: E402
 
+import config.wsgi  # noqa: E402, F401 (the server's start-up, gc.freeze() included)
 from medassist.core.testing import make_cast  # noqa: E402
 from medassist.demo.generator import NAME_LISTS  # noqa: E402
 from medassist.encounters.models import Encounter  # noqa: E402
