@@ -212,7 +212,7 @@ def flow_board(
     provider: str = "",
     assistant: str = "",
     show_finished: bool = True,
-    audit: bool = True,
+    audit_as: str = "FlowBoard",
 ) -> Board:
     """The day's visits at the clinic, each once, in the order of their booked time (walk-ins
     by arrival), with time in stage and door to door against the clinic's targets, and the
@@ -288,17 +288,16 @@ def flow_board(
             )
         )
     rooms = list(Room.objects.filter(clinic=clinic, active=True).select_related("status_by"))
-    if audit:
-        record(
-            actor,
-            Action.READ,
-            "FlowBoard",
-            clinic_id=clinic.pk,
-            entity_id=str(day),
-            description=f"flow board: {len(rows)} visits shown"
-            + (f", provider {provider}" if chosen_provider else "")
-            + (f", MA {assistant}" if chosen_assistant else ""),
-        )
+    record(
+        actor,
+        Action.READ,
+        audit_as,
+        clinic_id=clinic.pk,
+        entity_id=str(day),
+        description=f"{audit_as}: {len(rows)} visits shown"
+        + (f", provider {provider}" if chosen_provider else "")
+        + (f", MA {assistant}" if chosen_assistant else ""),
+    )
     return Board(
         clinic=clinic,
         day=day,

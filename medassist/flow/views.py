@@ -401,7 +401,8 @@ def after_visit_summary(request, visit_id):  # type: ignore[no-untyped-def]
 @require_GET
 def rooms(request):  # type: ignore[no-untyped-def]
     clinic = _clinic(request)
-    b = selectors.flow_board(request.actor, clinic, clock.today(), audit=False)
+    # The room board names the patient in each room: a read of patient data, audited as such.
+    b = selectors.flow_board(request.actor, clinic, clock.today(), audit_as="RoomBoard")
     occupants = {r.room_id: r for r in b.rows if r.room_id is not None}
     context = {
         "clinic": clinic,

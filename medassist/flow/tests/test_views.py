@@ -354,6 +354,8 @@ def test_the_rooms_page_shows_who_cleaned_and_lets_the_ma_mark_a_room(cast, type
     html = response.content.decode()
     assert "Exam 2 is ready" in html
     assert "Alice Moreno" in alice.get("/flow/rooms/").content.decode()
+    # The room board names the patients in the rooms: its read is in the audit trail.
+    assert AuditEvent.objects.filter(entity_type="RoomBoard", username="alice").exists()
 
 
 def test_cycle_times_show_a_plot_per_provider(cast, types, now, as_user):
