@@ -242,24 +242,40 @@ def _search_patients(request: HttpRequest, pairs: Iterable[tuple[str, str]]) -> 
     return searchset(request, "Patient", [patient_mapper.to_fhir(p) for p in page], total, search)
 
 
-@router.get(
-    "/Patient",
-    url_name="patient-search",
-    summary="Search patients",
-    openapi_extra=_parameters(PATIENT_PARAMS),
-)
-def search_patients_get(request: HttpRequest) -> dict[str, Any]:
-    return _search_patients(request, _pairs(request.GET))
+def _search_routes(
+    name: str,
+    url_name: str,
+    summary: str,
+    params: Any,
+    search: Callable[[HttpRequest, Iterable[tuple[str, str]]], dict[str, Any]],
+) -> None:
+    """A search by GET /{name}?... and by POST /{name}/_search (form body), as FHIR R4 Search
+    defines both, answered by the same `search` over the parameters."""
+    slug = url_name.replace("-", "_")
+
+    def search_get(request: HttpRequest) -> dict[str, Any]:
+        return search(request, _pairs(request.GET))
+
+    def search_post(request: HttpRequest) -> dict[str, Any]:
+        return search(request, _search_form(request))
+
+    router.get(
+        f"/{name}",
+        url_name=f"{url_name}-search",
+        operation_id=f"search_{slug}",
+        summary=summary,
+        openapi_extra=_parameters(params),
+    )(search_get)
+    router.post(
+        f"/{name}/_search",
+        url_name=f"{url_name}-search-post",
+        operation_id=f"search_{slug}_post",
+        summary=f"{summary} (form post)",
+        openapi_extra=_form_body(params),
+    )(search_post)
 
 
-@router.post(
-    "/Patient/_search",
-    url_name="patient-search-post",
-    summary="Search patients (form post)",
-    openapi_extra=_form_body(PATIENT_PARAMS),
-)
-def search_patients_post(request: HttpRequest) -> dict[str, Any]:
-    return _search_patients(request, _search_form(request))
+_search_routes("Patient", "patient", "Search patients", PATIENT_PARAMS, _search_patients)
 
 
 @router.get(
@@ -312,24 +328,9 @@ def _search_audit_events(request: HttpRequest, pairs: Iterable[tuple[str, str]])
     return searchset(request, "AuditEvent", resources, total, search)
 
 
-@router.get(
-    "/AuditEvent",
-    url_name="audit-event-search",
-    summary="Search the audit trail",
-    openapi_extra=_parameters(AUDIT_EVENT_PARAMS),
+_search_routes(
+    "AuditEvent", "audit-event", "Search the audit trail", AUDIT_EVENT_PARAMS, _search_audit_events
 )
-def search_audit_events_get(request: HttpRequest) -> dict[str, Any]:
-    return _search_audit_events(request, _pairs(request.GET))
-
-
-@router.post(
-    "/AuditEvent/_search",
-    url_name="audit-event-search-post",
-    summary="Search the audit trail (form post)",
-    openapi_extra=_form_body(AUDIT_EVENT_PARAMS),
-)
-def search_audit_events_post(request: HttpRequest) -> dict[str, Any]:
-    return _search_audit_events(request, _search_form(request))
 
 
 # Clinical resources (resources.py): read and search, each the same way -------------------
@@ -386,29 +387,16 @@ def _read_kind(request: HttpRequest, kind: Kind, id: str) -> dict[str, Any]:
 def _register(kind: Kind) -> None:
     name, slug = kind.name, kind.name.lower()
 
-    def search_get(request: HttpRequest) -> dict[str, Any]:
-        return _search_kind(request, kind, _pairs(request.GET))
-
-    def search_post(request: HttpRequest) -> dict[str, Any]:
-        return _search_kind(request, kind, _search_form(request))
-
     def read(request: HttpRequest, id: str) -> dict[str, Any]:
         return _read_kind(request, kind, id)
 
-    router.get(
-        f"/{name}",
-        url_name=f"{slug}-search",
-        operation_id=f"search_{slug}",
-        summary=f"Search {kind.noun}",
-        openapi_extra=_parameters(kind.params),
-    )(search_get)
-    router.post(
-        f"/{name}/_search",
-        url_name=f"{slug}-search-post",
-        operation_id=f"search_{slug}_post",
-        summary=f"Search {kind.noun} (form post)",
-        openapi_extra=_form_body(kind.params),
-    )(search_post)
+    _search_routes(
+        name,
+        slug,
+        f"Search {kind.noun}",
+        kind.params,
+        lambda request, pairs: _search_kind(request, kind, pairs),
+    )
     router.get(
         f"/{name}/{{id}}",
         url_name=f"{slug}-read",
@@ -485,24 +473,7 @@ def _search_schedules(request: HttpRequest, pairs: Iterable[tuple[str, str]]) ->
     return searchset(request, "Schedule", resources, len(groups), search)
 
 
-@router.get(
-    "/Schedule",
-    url_name="schedule-search",
-    summary="Search schedules",
-    openapi_extra=_parameters(SCHEDULE_PARAMS),
-)
-def search_schedules_get(request: HttpRequest) -> dict[str, Any]:
-    return _search_schedules(request, _pairs(request.GET))
-
-
-@router.post(
-    "/Schedule/_search",
-    url_name="schedule-search-post",
-    summary="Search schedules (form post)",
-    openapi_extra=_form_body(SCHEDULE_PARAMS),
-)
-def search_schedules_post(request: HttpRequest) -> dict[str, Any]:
-    return _search_schedules(request, _search_form(request))
+_search_routes("Schedule", "schedule", "Search schedules", SCHEDULE_PARAMS, _search_schedules)
 
 
 @router.get(
@@ -610,24 +581,7 @@ def _search_slots(request: HttpRequest, pairs: Iterable[tuple[str, str]]) -> dic
     return searchset(request, "Slot", resources, len(found), search)
 
 
-@router.get(
-    "/Slot",
-    url_name="slot-search",
-    summary="Search a schedule's slots",
-    openapi_extra=_parameters(SLOT_PARAMS),
-)
-def search_slots_get(request: HttpRequest) -> dict[str, Any]:
-    return _search_slots(request, _pairs(request.GET))
-
-
-@router.post(
-    "/Slot/_search",
-    url_name="slot-search-post",
-    summary="Search a schedule's slots (form post)",
-    openapi_extra=_form_body(SLOT_PARAMS),
-)
-def search_slots_post(request: HttpRequest) -> dict[str, Any]:
-    return _search_slots(request, _search_form(request))
+_search_routes("Slot", "slot", "Search a schedule's slots", SLOT_PARAMS, _search_slots)
 
 
 # Observation and QuestionnaireResponse ---------------------------------------------------------
@@ -672,24 +626,13 @@ def _search_observations(request: HttpRequest, pairs: Iterable[tuple[str, str]])
     return searchset(request, "Observation", resources, len(rows), search)
 
 
-@router.get(
-    "/Observation",
-    url_name="observation-search",
-    summary="Search smoking status and screening results",
-    openapi_extra=_parameters(OBSERVATION_PARAMS),
+_search_routes(
+    "Observation",
+    "observation",
+    "Search smoking status and screening results",
+    OBSERVATION_PARAMS,
+    _search_observations,
 )
-def search_observations_get(request: HttpRequest) -> dict[str, Any]:
-    return _search_observations(request, _pairs(request.GET))
-
-
-@router.post(
-    "/Observation/_search",
-    url_name="observation-search-post",
-    summary="Search smoking status and screening results (form post)",
-    openapi_extra=_form_body(OBSERVATION_PARAMS),
-)
-def search_observations_post(request: HttpRequest) -> dict[str, Any]:
-    return _search_observations(request, _search_form(request))
 
 
 def _screening(request: HttpRequest, id: str, audit_as: str) -> Any:
@@ -742,24 +685,13 @@ def _search_questionnaire_responses(
     return searchset(request, "QuestionnaireResponse", resources, total, search)
 
 
-@router.get(
-    "/QuestionnaireResponse",
-    url_name="questionnaireresponse-search",
-    summary="Search screening answers",
-    openapi_extra=_parameters(QUESTIONNAIRE_RESPONSE_PARAMS),
+_search_routes(
+    "QuestionnaireResponse",
+    "questionnaireresponse",
+    "Search screening answers",
+    QUESTIONNAIRE_RESPONSE_PARAMS,
+    _search_questionnaire_responses,
 )
-def search_questionnaire_responses_get(request: HttpRequest) -> dict[str, Any]:
-    return _search_questionnaire_responses(request, _pairs(request.GET))
-
-
-@router.post(
-    "/QuestionnaireResponse/_search",
-    url_name="questionnaireresponse-search-post",
-    summary="Search screening answers (form post)",
-    openapi_extra=_form_body(QUESTIONNAIRE_RESPONSE_PARAMS),
-)
-def search_questionnaire_responses_post(request: HttpRequest) -> dict[str, Any]:
-    return _search_questionnaire_responses(request, _search_form(request))
 
 
 @router.get(
