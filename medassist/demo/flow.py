@@ -17,8 +17,8 @@ from medassist.encounters.models import Encounter, StageChange
 from medassist.encounters.stages import Stage
 from medassist.flow.models import CheckIn, Checkout, ConsentSignature
 
-# Minutes each segment of a past visit took: (median, spread) of a log-normal, a shape
-# waiting times are known to follow (right-skewed: most short, a few long).
+# Minutes each segment of a past demo visit took: (median, spread) of a log-normal, chosen
+# for the demo only so that most segments are short and a few long. Not clinical data.
 SEGMENT_MINUTES = {
     Stage.ROOMED: (11, 0.5),  # waiting room
     Stage.READY_FOR_PROVIDER: (9, 0.35),  # rooming

@@ -353,19 +353,26 @@ def _record_search(
     )
 
 
-def _search_kind(
-    request: HttpRequest, kind: Kind, pairs: Iterable[tuple[str, str]]
-) -> dict[str, Any]:
+def _may_search(request: HttpRequest, resource_type: str, perm: Permission, noun: str) -> Any:
+    """The actor, if their roles allow searching `resource_type` at all; otherwise the denial
+    is recorded and the answer is 403 naming what they may not see."""
     actor = request.actor  # type: ignore[attr-defined]
-    if not can(actor, kind.permission):
+    if not can(actor, perm):
         record(
             actor,
             Action.SEARCH,
-            f"{kind.name}.search",
+            f"{resource_type}.search",
             outcome=Outcome.DENIED,
-            description=f"FHIR {kind.name} search: the user's roles do not allow it",
+            description=f"FHIR {resource_type} search: the user's roles do not allow it",
         )
-        raise FhirError(403, f"Your role may not see {kind.noun}.")
+        raise FhirError(403, f"Your role may not see {noun}.")
+    return actor
+
+
+def _search_kind(
+    request: HttpRequest, kind: Kind, pairs: Iterable[tuple[str, str]]
+) -> dict[str, Any]:
+    actor = _may_search(request, kind.name, kind.permission, kind.noun)
     search = parse_search(pairs, kind.params, resource_type=kind.name, lenient=_lenient(request))
     rows = kind.scoped(actor).filter(all_of(search, kind.conditions)).order_by(*kind.order)
     total = rows.count()
@@ -427,27 +434,13 @@ def read_practitioner(request: HttpRequest, id: str) -> dict[str, Any]:
 # Schedule and Slot ---------------------------------------------------------------------------
 
 
-def _require_schedule(request: HttpRequest, resource_type: str) -> Any:
-    actor = request.actor  # type: ignore[attr-defined]
-    if not can(actor, Permission.VIEW_SCHEDULE):
-        record(
-            actor,
-            Action.SEARCH,
-            f"{resource_type}.search",
-            outcome=Outcome.DENIED,
-            description=f"FHIR {resource_type} search: the user's roles do not allow it",
-        )
-        raise FhirError(403, "Your role may not see the schedule.")
-    return actor
-
-
 def _id_of(value: str, resource_type: str) -> str:
     _, slash, tail = value.rpartition(f"{resource_type}/")
     return "" if not slash and "/" in value else tail
 
 
 def _search_schedules(request: HttpRequest, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    actor = _require_schedule(request, "Schedule")
+    actor = _may_search(request, "Schedule", Permission.VIEW_SCHEDULE, "the schedule")
     search = parse_search(
         pairs, SCHEDULE_PARAMS, resource_type="Schedule", lenient=_lenient(request)
     )
@@ -535,7 +528,7 @@ def _meets(prefix: str, span: Any) -> Callable[[dt.datetime], bool]:
 
 
 def _search_slots(request: HttpRequest, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    actor = _require_schedule(request, "Slot")
+    actor = _may_search(request, "Slot", Permission.VIEW_SCHEDULE, "the schedule")
     search = parse_search(pairs, SLOT_PARAMS, resource_type="Slot", lenient=_lenient(request))
     schedules = search.criteria.get("schedule", [])
     if len(schedules) != 1 or "," in schedules[0]:
@@ -587,22 +580,8 @@ _search_routes("Slot", "slot", "Search a schedule's slots", SLOT_PARAMS, _search
 # Observation and QuestionnaireResponse ---------------------------------------------------------
 
 
-def _require_charts(request: HttpRequest, resource_type: str) -> Any:
-    actor = request.actor  # type: ignore[attr-defined]
-    if not can(actor, Permission.VIEW_PATIENT):
-        record(
-            actor,
-            Action.SEARCH,
-            f"{resource_type}.search",
-            outcome=Outcome.DENIED,
-            description=f"FHIR {resource_type} search: the user's roles do not allow it",
-        )
-        raise FhirError(403, "Your role may not see patients.")
-    return actor
-
-
 def _search_observations(request: HttpRequest, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    actor = _require_charts(request, "Observation")
+    actor = _may_search(request, "Observation", Permission.VIEW_PATIENT, "patients")
     search = parse_search(
         pairs, OBSERVATION_PARAMS, resource_type="Observation", lenient=_lenient(request)
     )
@@ -666,7 +645,7 @@ def read_observation(request: HttpRequest, id: str) -> dict[str, Any]:
 def _search_questionnaire_responses(
     request: HttpRequest, pairs: Iterable[tuple[str, str]]
 ) -> dict[str, Any]:
-    actor = _require_charts(request, "QuestionnaireResponse")
+    actor = _may_search(request, "QuestionnaireResponse", Permission.VIEW_PATIENT, "patients")
     search = parse_search(
         pairs,
         QUESTIONNAIRE_RESPONSE_PARAMS,

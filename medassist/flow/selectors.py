@@ -212,7 +212,6 @@ def flow_board(
     provider: str = "",
     assistant: str = "",
     show_finished: bool = True,
-    audit_as: str = "FlowBoard",
 ) -> Board:
     """The day's visits at the clinic, each once, in the order of their booked time (walk-ins
     by arrival), with time in stage and door to door against the clinic's targets, and the
@@ -291,10 +290,10 @@ def flow_board(
     record(
         actor,
         Action.READ,
-        audit_as,
+        "FlowBoard",
         clinic_id=clinic.pk,
         entity_id=str(day),
-        description=f"{audit_as}: {len(rows)} visits shown"
+        description=f"flow board: {len(rows)} visits shown"
         + (f", provider {provider}" if chosen_provider else "")
         + (f", MA {assistant}" if chosen_assistant else ""),
     )
@@ -318,9 +317,6 @@ def flow_board(
             "see": may_see,
             "check_out": can(actor, Permission.CHECK_OUT, clinic),
             "print": can(actor, Permission.PRINT_CHART, clinic),
-            "clean": can(actor, Permission.CLEAN_ROOM, clinic),
-            "reports": can(actor, Permission.VIEW_CLINIC_REPORTS, clinic),
-            "targets": can(actor, Permission.MANAGE_SCHEDULE, clinic),
         },
     )
 
@@ -349,13 +345,33 @@ def get_room(actor: Actor, public_id: uuid.UUID | str) -> Room:
     return room
 
 
-def room_for_rooming(actor: Actor, visit: Encounter, public_id: str) -> Room | None:
+def room_for_rooming(visit: Encounter, public_id: str) -> Room | None:
     """The room chosen for a visit, among its clinic's rooms (None if it is not one)."""
     try:
         uuid.UUID(str(public_id))
     except ValueError:
         return None
     return Room.objects.filter(public_id=public_id, clinic_id=visit.clinic_id).first()
+
+
+def rooms_in_use(actor: Actor, clinic: Clinic) -> list[tuple[Room, Encounter | None]]:
+    """The clinic's rooms, each with the visit in it now (two queries). Naming the patient in
+    each room is a read of patient data: it is audited."""
+    if not can(actor, Permission.VIEW_FLOW_BOARD, clinic):
+        raise PermissionDenied("Your role does not include this clinic's rooms.")
+    rooms = list(Room.objects.filter(clinic=clinic, active=True).select_related("status_by"))
+    in_rooms = Encounter.objects.filter(
+        clinic=clinic, stage__in=IN_ROOM, room__in=rooms
+    ).select_related("patient")
+    occupants = {visit.room_id: visit for visit in in_rooms}
+    record(
+        actor,
+        Action.READ,
+        "RoomBoard",
+        clinic_id=clinic.pk,
+        description=f"rooms: {len(occupants)} occupied",
+    )
+    return [(room, occupants.get(room.pk)) for room in rooms]
 
 
 def room_log(actor: Actor, clinic: Clinic, day: dt.date) -> list[RoomStatusChange]:

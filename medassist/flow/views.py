@@ -136,7 +136,7 @@ def _act(request, visit, action, done: str):  # type: ignore[no-untyped-def]
 def room(request, visit_id):  # type: ignore[no-untyped-def]
     visit = get_visit(request.actor, visit_id, Permission.ROOM_PATIENT)
     form = forms.RoomForm(request.POST)
-    chosen = selectors.room_for_rooming(request.actor, visit, form.data.get("room", ""))
+    chosen = selectors.room_for_rooming(visit, form.data.get("room", ""))
     if not form.is_valid() or chosen is None:
         messages.error(request, f"{visit.patient.display_name}: choose a ready room first.")
         return redirect(_back(request, visit.clinic))
@@ -401,13 +401,10 @@ def after_visit_summary(request, visit_id):  # type: ignore[no-untyped-def]
 @require_GET
 def rooms(request):  # type: ignore[no-untyped-def]
     clinic = _clinic(request)
-    # The room board names the patient in each room: a read of patient data, audited as such.
-    b = selectors.flow_board(request.actor, clinic, clock.today(), audit_as="RoomBoard")
-    occupants = {r.room_id: r for r in b.rows if r.room_id is not None}
     context = {
         "clinic": clinic,
         "clinics": selectors.board_clinics(request.actor),
-        "rooms": [(r, occupants.get(r.pk)) for r in b.rooms],
+        "rooms": selectors.rooms_in_use(request.actor, clinic),
         "log": selectors.room_log(request.actor, clinic, clock.today()),
         "may_clean": can(request.actor, Permission.CLEAN_ROOM, clinic),
     }

@@ -440,7 +440,7 @@ def block_time(
             Action.CREATE,
             "ScheduleBlock",
             clinic_id=clinic.pk,
-            entity_id=str(block.pk),
+            entity_id=str(block.public_id),
             description=f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}: {reason[:100]}",
         )
     return block
@@ -455,7 +455,7 @@ def unblock_time(*, actor: Actor, block: ScheduleBlock) -> None:
             Action.DELETE,
             "ScheduleBlock",
             clinic_id=block.clinic_id,
-            entity_id=str(block.pk),
+            entity_id=str(block.public_id),
             description=f"{block.start:%Y-%m-%d %H:%M}: {block.reason[:100]}",
         )
         block.delete()

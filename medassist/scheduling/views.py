@@ -256,26 +256,40 @@ def _refused(request, appt, form_name: str, form, exc: Exception, status: int): 
     return render(request, "scheduling/appointment.html", context, status=status)
 
 
+def _change(request, appt, form_name: str, form, change, done: str):  # type: ignore[no-untyped-def]
+    """Validate `form`, run `change()` (a service call returning the appointment to show next)
+    and say `done`; a refusal shows the appointment page again with the reason on `form`
+    (409 when the visit changed meanwhile, 400 otherwise)."""
+    if not form.is_valid():
+        return _refused(request, appt, form_name, form, ValidationError([]), 400)
+    try:
+        shown = change()
+    except StaleVisit as exc:
+        return _refused(request, appt, form_name, form, exc, 409)
+    except (ValidationError, PermissionDenied) as exc:
+        return _refused(request, appt, form_name, form, exc, 400)
+    messages.success(request, done)
+    return redirect("scheduling:appointment", appointment_id=shown.public_id)
+
+
 @login_required
 @require_POST
 def cancel(request, appointment_id):  # type: ignore[no-untyped-def]
     appt = selectors.get_appointment(request.actor, appointment_id, Permission.BOOK_APPOINTMENT)
     form = CancelForm(request.POST)
-    if not form.is_valid():
-        return _refused(request, appt, "cancel_form", form, ValidationError([]), 400)
-    try:
-        services.cancel_appointment(
+    return _change(
+        request,
+        appt,
+        "cancel_form",
+        form,
+        lambda: services.cancel_appointment(
             actor=request.actor,
             appointment=appt,
             reason=form.cleaned_data["reason"],
             expected_version=form.cleaned_data["version"],
-        )
-    except StaleVisit as exc:
-        return _refused(request, appt, "cancel_form", form, exc, 409)
-    except (ValidationError, PermissionDenied) as exc:
-        return _refused(request, appt, "cancel_form", form, exc, 400)
-    messages.success(request, "Appointment cancelled. The waitlist shows who could take the time.")
-    return redirect("scheduling:appointment", appointment_id=appt.public_id)
+        ),
+        "Appointment cancelled. The waitlist shows who could take the time.",
+    )
 
 
 @login_required
@@ -283,22 +297,20 @@ def cancel(request, appointment_id):  # type: ignore[no-untyped-def]
 def reschedule(request, appointment_id):  # type: ignore[no-untyped-def]
     appt = selectors.get_appointment(request.actor, appointment_id, Permission.BOOK_APPOINTMENT)
     form = RescheduleForm(request.POST, providers=selectors.schedule_providers(appt.clinic))
-    if not form.is_valid():
-        return _refused(request, appt, "reschedule_form", form, ValidationError([]), 400)
-    try:
-        new = services.reschedule_appointment(
+    return _change(
+        request,
+        appt,
+        "reschedule_form",
+        form,
+        lambda: services.reschedule_appointment(
             actor=request.actor,
             appointment=appt,
             start=form.start(),
             provider=form.cleaned_data["provider"],
             expected_version=form.cleaned_data["version"],
-        )
-    except StaleVisit as exc:
-        return _refused(request, appt, "reschedule_form", form, exc, 409)
-    except (ValidationError, PermissionDenied) as exc:
-        return _refused(request, appt, "reschedule_form", form, exc, 400)
-    messages.success(request, "Appointment rescheduled.")
-    return redirect("scheduling:appointment", appointment_id=new.public_id)
+        ),
+        "Appointment rescheduled.",
+    )
 
 
 @login_required
@@ -306,18 +318,16 @@ def reschedule(request, appointment_id):  # type: ignore[no-untyped-def]
 def no_show(request, appointment_id):  # type: ignore[no-untyped-def]
     appt = selectors.get_appointment(request.actor, appointment_id, Permission.BOOK_APPOINTMENT)
     form = VersionForm(request.POST)
-    if not form.is_valid():
-        return _refused(request, appt, "no_show_form", form, ValidationError([]), 400)
-    try:
-        services.mark_no_show(
+    return _change(
+        request,
+        appt,
+        "no_show_form",
+        form,
+        lambda: services.mark_no_show(
             actor=request.actor, appointment=appt, expected_version=form.cleaned_data["version"]
-        )
-    except StaleVisit as exc:
-        return _refused(request, appt, "no_show_form", form, exc, 409)
-    except (ValidationError, PermissionDenied) as exc:
-        return _refused(request, appt, "no_show_form", form, exc, 400)
-    messages.success(request, "Marked as a no-show.")
-    return redirect("scheduling:appointment", appointment_id=appt.public_id)
+        ),
+        "Marked as a no-show.",
+    )
 
 
 @login_required

@@ -410,3 +410,18 @@ def test_where_to_go_back_is_a_path_on_this_site_only(cast, types, as_user, targ
     )
     assert response.status_code == 302
     assert response["Location"] == "/flow/board/?clinic=north"
+
+
+def test_the_rooms_page_names_who_is_in_each_room_in_constant_queries(cast, types, as_user):
+    alice = as_user("alice")
+    first = walk_to(booked_today(cast, types, family="Inroom"), "roomed", cast)
+    alice.get("/flow/rooms/")
+    with CaptureQueriesContext(connection) as one:
+        html = alice.get("/flow/rooms/").content.decode()
+    assert first.room is not None
+    row = html[html.index(f'id="room-{first.room.public_id}"') :]
+    assert "Inroom, Maria · Roomed" in row[: row.index("</tr>")]
+    walk_to(booked_today(cast, types, "09:20", family="Second"), "roomed", cast)
+    with CaptureQueriesContext(connection) as two:
+        alice.get("/flow/rooms/")
+    assert len(two.captured_queries) == len(one.captured_queries)
