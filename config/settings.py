@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "medassist.scheduling",
     "medassist.flow",
     "medassist.rooming",
+    "medassist.vitals",
     "medassist.events",
     "medassist.history",
     "medassist.fhir",

@@ -11,5 +11,6 @@ urlpatterns = [
     path("schedule/", include("medassist.scheduling.urls")),
     path("flow/", include("medassist.flow.urls")),
     path("rooming/", include("medassist.rooming.urls")),
+    path("vitals/", include("medassist.vitals.urls")),
     path("fhir/R4/", include("medassist.fhir.urls")),
 ]

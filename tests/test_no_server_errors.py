@@ -12,18 +12,21 @@ from hypothesis import strategies as st
 from medassist.flow.forms import CheckInForm, CheckoutForm, RoomForm, TargetsForm
 from medassist.patients.forms import DemographicsForm, EmergencyAccessForm
 from medassist.patients.tests.factories import make_patient
+from medassist.vitals.forms import PolicyForm, VitalsForm
 from tests.routes import ID_PARAM, all_routes, fill
 from tests.test_outsiders import north_object_for
 
 pytestmark = pytest.mark.django_db
 
 SKIP = re.compile(r"^(fhir/|static/|account/logout)")
+
 FIELD_NAMES = sorted(
     {*DemographicsForm.base_fields, *EmergencyAccessForm.base_fields}
     | {*CheckInForm.base_fields, *CheckoutForm.base_fields, *RoomForm.base_fields}
     | {*TargetsForm.base_fields, "consent_privacy_notice", "consent_financial_policy"}
     | {"q", "next", "from", "to", "user", "patient", "action", "outcome", "sort", "page"}
     | {"clinic", "day", "provider", "ma", "finished", "fp", "status", "start", "end", "find"}
+    | {*VitalsForm.base_fields, *PolicyForm.base_fields, "confirm", "note"}
 )
 # Values that break naive code: dates out of range, huge numbers, NUL, markup, non-ASCII.
 NASTY = st.sampled_from(

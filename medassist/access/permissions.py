@@ -25,3 +25,7 @@ class Permission(StrEnum):
     CHECK_OUT = "visit.check_out"
     CLEAN_ROOM = "room.clean"
     VIEW_CLINIC_REPORTS = "reports.view"  # cycle times
+    # Vital signs and their critical-value alerts
+    RECORD_VITALS = "vitals.record"
+    ACKNOWLEDGE_ALERT = "alert.acknowledge"
+    MANAGE_VITALS_POLICY = "vitals.policy"  # the clinic's critical-value thresholds and timers

@@ -40,7 +40,7 @@ _FRONT = frozenset(
     }
 )
 # What an MA or nurse does on the clinic day; scope of practice by state narrows it later.
-_ROOMING = _CLINICAL | _FRONT | {P.ROOM_PATIENT, P.CLEAN_ROOM}
+_ROOMING = _CLINICAL | _FRONT | {P.ROOM_PATIENT, P.CLEAN_ROOM, P.RECORD_VITALS}
 
 # Least privilege (HIPAA 164.308(a)(4)): the auditor reads the trail, not the charts.
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -53,6 +53,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
         P.ROOM_PATIENT,
         P.SEE_PATIENT,
         P.VIEW_CLINIC_REPORTS,
+        P.RECORD_VITALS,
+        P.ACKNOWLEDGE_ALERT,
     },
     Role.FRONT_DESK: _FRONT,
     Role.CLINIC_MANAGER: frozenset(
@@ -67,6 +69,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.VIEW_FLOW_BOARD,
             P.CLEAN_ROOM,
             P.VIEW_CLINIC_REPORTS,
+            P.ACKNOWLEDGE_ALERT,  # once an alert has escalated to the manager
+            P.MANAGE_VITALS_POLICY,
         }
     ),
     Role.COMPLIANCE_AUDITOR: frozenset({P.VIEW_AUDIT, P.EXPORT_AUDIT}),

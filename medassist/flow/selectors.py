@@ -34,6 +34,7 @@ from medassist.flow.timing import Targets, VisitTime, minutes_between, visit_tim
 from medassist.patients.models import age_display
 from medassist.scheduling.models import AppointmentType
 from medassist.scheduling.selectors import day_bounds
+from medassist.vitals.selectors import board_alert_stamp, board_marks
 
 S = Stage
 # The board's order of stages, left to right, as the patient moves through the clinic.
@@ -91,6 +92,9 @@ class BoardRow:
     stage_time: str
     chart_url: str
     next_url: str  # where the Next cell's button goes, by the visit's stage
+    alerts: list[str] = field(default_factory=list)  # open critical-value alerts (vitals)
+    repeat_bp_at: str = ""  # HH:MM when a raised blood pressure is due to be taken again
+    repeat_bp_due: bool = False  # that time has come
 
 
 @dataclass
@@ -145,13 +149,15 @@ def _day_visits(clinic: Clinic, day: dt.date) -> QuerySet[Encounter]:
 
 def board_fingerprint(clinic: Clinic, day: dt.date, *extra: object) -> str:
     """Changes whenever anything the board shows changes: a visit added or moved (every move
-    bumps Encounter.updated_at), a room's status, or the minute on the clock (times on the
-    board are in whole minutes). Two aggregate queries: the 5-second poll costs almost nothing
+    bumps Encounter.updated_at), a room's status, a critical-value alert or blood-pressure
+    repeat timer, or the minute on the clock (times on the board are in whole minutes). Four
+    aggregate queries: the 5-second poll costs almost nothing
     when nothing changed."""
     visits = _day_visits(clinic, day).aggregate(n=Count("id"), last=Max("updated_at"))
     rooms = Room.objects.filter(clinic=clinic).aggregate(n=Count("id"), last=Max("status_since"))
     minute = clock.now().replace(second=0, microsecond=0)
-    parts = [clinic.pk, day, visits["n"], visits["last"], rooms["n"], rooms["last"], minute]
+    vitals = board_alert_stamp(clinic.pk, day_bounds(day)[0])
+    parts = [clinic.pk, day, visits["n"], visits["last"], rooms["n"], rooms["last"], minute, vitals]
     text = "|".join(str(p) for p in parts + list(extra))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -161,7 +167,7 @@ BOARD_COLUMNS = (
     *("public_id", "stage", "stage_since", "version", "visit_type", "period_start", "period_end"),
     *("booked_at", "patient__public_id", "patient__family", "patient__given"),
     *("patient__birth_date", "patient__interpreter_needed", "provider_id", "medical_assistant_id"),
-    *("room_id", "room__name", "appointment__appointment_type_id"),
+    *("room_id", "room__name", "appointment__appointment_type_id", "id"),
 )
 _PROVIDER, _MA = BOARD_COLUMNS.index("provider_id"), BOARD_COLUMNS.index("medical_assistant_id")
 
@@ -242,11 +248,12 @@ def flow_board(
     next_links = _next_links(may_see)
     zone = clock.localtime(now).tzinfo
     today = clock.today()
+    marks = board_marks(clinic.pk, [r[-1] for r in rows_data if r[1] in ON_SITE])
     rows: list[BoardRow] = []
     tally = dict.fromkeys(BOARD_STAGES, 0)
     for (public_id, stage, stage_since, version, visit_type, period_start, period_end, booked_at,
          patient_id, family, given, birth_date, interpreter, provider_id, ma_id, room_id,
-         room_name, type_id) in rows_data:  # fmt: skip
+         room_name, type_id, visit_pk) in rows_data:  # fmt: skip
         tally[Stage(stage)] += 1
         if not show_finished and stage in FINAL:
             continue
@@ -286,6 +293,11 @@ def flow_board(
                 next_url=next_links[stage](public_id) if stage in next_links else "",
             )
         )
+        if (mark := marks.get(visit_pk)) is not None:
+            rows[-1].alerts = mark.alerts
+            if mark.repeat_due_at is not None:
+                rows[-1].repeat_bp_at = mark.repeat_due_at.astimezone(zone).strftime("%H:%M")
+                rows[-1].repeat_bp_due = mark.repeat_due_at <= now
     rooms = list(Room.objects.filter(clinic=clinic, active=True).select_related("status_by"))
     record(
         actor,

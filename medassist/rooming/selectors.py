@@ -18,6 +18,7 @@ from medassist.history.services import HISTORY_CATEGORIES
 from medassist.rooming import screening
 from medassist.rooming.models import MedicationReview, RoomingProgress, ScreeningResponse, Step
 from medassist.rooming.services import REQUIRED_STEPS, closed_reason, due_screenings, missing_steps
+from medassist.vitals.selectors import VisitVitals, visit_vitals
 
 
 @dataclass
@@ -104,6 +105,7 @@ class Worklist:
     social: dict[str, SocialHistory]
     screenings: list[ScreeningView]
     missing: list[str]
+    vitals: VisitVitals
     smoking_choices: Any = field(default_factory=lambda: SmokingStatus.Value.choices)
     history_categories: Any = field(
         default_factory=lambda: [(c.value, c.label) for c in HISTORY_CATEGORIES]
@@ -199,6 +201,7 @@ def build_worklist(visit: Encounter) -> Worklist:
         social=social,
         screenings=screenings,
         missing=missing_steps(progress),
+        vitals=visit_vitals(visit),
     )
 
 
@@ -214,6 +217,7 @@ class Summary:
     social: list[SocialHistory]
     screenings: list[ScreeningResponse]
     progress: dict[str, RoomingProgress]
+    vitals: VisitVitals | None = None
 
     @property
     def allergy_summary(self) -> Any:
@@ -254,4 +258,5 @@ def load_summary(actor: Actor, visit_id: uuid.UUID | str) -> Summary:
         # Model ordering puts urgent, then positive, first.
         screenings=list(ScreeningResponse.objects.filter(encounter=visit)),
         progress={p.step: p for p in RoomingProgress.objects.filter(encounter=visit)},
+        vitals=visit_vitals(visit),
     )

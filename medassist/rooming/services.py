@@ -2,6 +2,7 @@
 RoomingProgress, so the MA can leave the room and pick up where she stopped; finishing hands
 the visit to the provider (roomed -> ready for provider)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +21,13 @@ from medassist.history import services as history
 from medassist.history.models import Medication, SocialHistory
 from medassist.rooming import screening
 from medassist.rooming.models import MedicationReview, RoomingProgress, ScreeningResponse, Step
+from medassist.vitals import services as vitals
 
 # The stages in which the worklist can be worked: roomed, and ready for provider for a
 # correction made before the provider comes in.
 OPEN_STAGES = frozenset({Encounter.Stage.ROOMED, Encounter.Stage.READY_FOR_PROVIDER})
-# Histories are asked when there is time; vitals live in their own module. The rest must be
+# Histories are asked when there is time; vitals may be skipped (with a reason on the
+# summary) when the visit has none to take. The rest must be
 # done (or, for screenings, declined) before the provider sees the patient.
 REQUIRED_STEPS = (Step.AGENDA, Step.ALLERGIES, Step.MEDICATIONS, Step.SCREENINGS)
 
@@ -348,6 +351,29 @@ def decline_screenings(*, actor: Actor, encounter: Encounter) -> None:
     with transaction.atomic():
         _mark(actor, encounter, Step.SCREENINGS, RoomingProgress.Status.SKIPPED)
         _audit(actor, encounter, "QuestionnaireResponse", "screenings declined")
+
+
+def record_vitals(
+    *,
+    actor: Actor,
+    encounter: Encounter,
+    entry: vitals.VitalsEntry,
+    confirmed: Iterable[str] = (),
+) -> vitals.Outcome:
+    """One sitting of vital signs (the rules are in vitals/services.py). The step is done once
+    a set is saved; a set that needs confirming saves nothing."""
+    check_open(actor, encounter)
+    with transaction.atomic():
+        outcome = vitals.record_vitals(
+            actor=actor,
+            patient=encounter.patient,
+            encounter=encounter,
+            entry=entry,
+            confirmed=confirmed,
+        )
+        if outcome.vital_set is not None:
+            _mark(actor, encounter, Step.VITALS)
+    return outcome
 
 
 def skip_vitals(*, actor: Actor, encounter: Encounter) -> None:

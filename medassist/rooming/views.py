@@ -14,6 +14,8 @@ from medassist.encounters.services import StaleVisit
 from medassist.history.selectors import allergy_of
 from medassist.rooming import forms, screening, selectors, services
 from medassist.rooming.models import Step
+from medassist.vitals import forms as vitals_forms
+from medassist.vitals.units import UnitError
 
 
 @login_required
@@ -151,9 +153,41 @@ def _decline(request: Any, visit: Encounter) -> str:
     return Step.SCREENINGS
 
 
-def _vitals(request: Any, visit: Encounter) -> str:
+def _vitals_skipped(request: Any, visit: Encounter) -> str:
     services.skip_vitals(actor=request.actor, encounter=visit)
     return Step.VITALS
+
+
+class _Confirm(Exception):
+    """Some values must be confirmed before anything is saved."""
+
+    def __init__(self, findings: list[Any]) -> None:
+        self.findings = findings
+
+
+def _record_vitals(request: Any, visit: Encounter, form: Any) -> str:
+    _valid(form)
+    try:
+        entry = form.entry()
+    except UnitError as exc:
+        raise _Invalid([str(exc)]) from exc
+    outcome = services.record_vitals(
+        actor=request.actor,
+        encounter=visit,
+        entry=entry,
+        confirmed=request.POST.getlist("confirm"),
+    )
+    if outcome.to_confirm:
+        raise _Confirm(outcome.to_confirm)
+    return Step.VITALS
+
+
+def _vitals(request: Any, visit: Encounter) -> str:
+    return _record_vitals(request, visit, vitals_forms.VitalsForm(request.POST))
+
+
+def _vitals_repeat(request: Any, visit: Encounter) -> str:
+    return _record_vitals(request, visit, vitals_forms.BloodPressureRepeatForm(request.POST))
 
 
 HANDLERS: dict[str, tuple[str, Callable[[Any, Encounter], str]]] = {
@@ -168,7 +202,9 @@ HANDLERS: dict[str, tuple[str, Callable[[Any, Encounter], str]]] = {
     "social": (Step.HISTORIES, _social),
     "screening": (Step.SCREENINGS, _screening),
     "screenings-declined": (Step.SCREENINGS, _decline),
-    "vitals-skipped": (Step.VITALS, _vitals),
+    "vitals": (Step.VITALS, _vitals),
+    "vitals-repeat": (Step.VITALS, _vitals_repeat),
+    "vitals-skipped": (Step.VITALS, _vitals_skipped),
 }
 
 
@@ -178,6 +214,7 @@ def _render_step(
     step: str,
     status: int = 200,
     errors: list[str] | None = None,
+    to_confirm: list[Any] | None = None,
 ) -> HttpResponse:
     visit.refresh_from_db()
     w = selectors.build_worklist(visit)
@@ -185,7 +222,8 @@ def _render_step(
         "w": w,
         "error_step": step if errors else "",
         "errors": errors or [],
-        "posted": request.POST if errors else {},
+        "posted": request.POST if errors or to_confirm else {},
+        "to_confirm": to_confirm or [],
     }
     if request.htmx:
         return render(
@@ -205,6 +243,8 @@ def save_step(request, visit_id, action):  # type: ignore[no-untyped-def]
         step = handler(request, visit)
     except _Invalid as exc:
         return _render_step(request, visit, step, 422, exc.errors)
+    except _Confirm as exc:
+        return _render_step(request, visit, step, 200, to_confirm=exc.findings)
     except StaleVisit as exc:
         return _render_step(request, visit, step, 409, [str(exc)])
     except PermissionDenied as exc:

@@ -53,7 +53,7 @@ def test_the_worklist_shows_every_step_for_a_roomed_visit(cast, visit):
     ):
         assert heading in html
     assert "PHQ-2 depression screen" in html
-    assert "recorded in the vitals module" in html
+    assert "Save vital signs" in html
 
 
 def test_a_visit_not_in_the_room_shows_why_the_worklist_is_closed(cast):

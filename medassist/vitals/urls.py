@@ -1,0 +1,12 @@
+from django.urls import path
+
+from medassist.vitals import views
+
+app_name = "vitals"
+urlpatterns = [
+    path("alerts/", views.alerts, name="alerts"),
+    path("alerts/banner/", views.banner, name="banner"),
+    path("alerts/<uuid:alert_id>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("patients/<uuid:patient_id>/", views.trends, name="trends"),
+    path("policy/", views.policy, name="policy"),
+]
