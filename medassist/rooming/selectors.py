@@ -105,7 +105,7 @@ class Worklist:
     social: dict[str, SocialHistory]
     screenings: list[ScreeningView]
     missing: list[str]
-    vitals: VisitVitals
+    vitals: VisitVitals | None
     smoking_choices: Any = field(default_factory=lambda: SmokingStatus.Value.choices)
     history_categories: Any = field(
         default_factory=lambda: [(c.value, c.label) for c in HISTORY_CATEGORIES]
@@ -164,45 +164,51 @@ def load_worklist(actor: Actor, visit_id: uuid.UUID | str) -> Worklist:
     return build_worklist(get_visit_for_rooming(actor, visit_id))
 
 
-def build_worklist(visit: Encounter) -> Worklist:
+def build_worklist(visit: Encounter, step: str | None = None) -> Worklist:
+    """The whole worklist, or (with `step`) what one step's partial and the progress and
+    finish panels show: saving a step re-renders only that much (the vitals step, saved on
+    every sitting, reads 4 queries instead of 13)."""
     patient = visit.patient
     progress = {
         p.step: p for p in RoomingProgress.objects.filter(encounter=visit).select_related("by")
     }
-    allergies = list(Allergy.objects.filter(patient=patient, active=True))
-    reviews = {r.medication_id: r for r in MedicationReview.objects.filter(encounter=visit)}
-    medications = [
-        MedicationRow(m, reviews.get(m.pk))
-        for m in Medication.objects.filter(patient=patient, active=True)
-    ]
-    conditions = list(
-        Condition.objects.filter(patient=patient, active=True, category__in=HISTORY_CATEGORIES)
-    )
-    smoking = SmokingStatus.objects.filter(patient=patient).first()
-    social = {s.topic: s for s in SocialHistory.objects.filter(patient=patient, encounter=visit)}
-    done = {r.instrument: r for r in ScreeningResponse.objects.filter(encounter=visit)}
-    screenings = [
-        ScreeningView(screening.INSTRUMENTS[code], done.get(code))
-        for code in due_screenings(visit, done)
-    ]
     steps = [
         StepView(s.value, s.label, i, progress.get(s.value), s in REQUIRED_STEPS)
         for i, s in enumerate(Step, start=1)
     ]
-    return Worklist(
+    w = Worklist(
         visit=visit,
         closed=closed_reason(visit),
         progress=progress,
         steps=steps,
-        allergies=allergies,
-        medications=medications,
-        conditions=conditions,
-        smoking=smoking,
-        social=social,
-        screenings=screenings,
+        allergies=[],
+        medications=[],
+        conditions=[],
+        smoking=None,
+        social={},
+        screenings=[],
         missing=missing_steps(progress),
-        vitals=visit_vitals(visit),
+        vitals=visit_vitals(visit) if step in (None, Step.VITALS) else None,
     )
+    if step == Step.VITALS:
+        return w
+    w.allergies = list(Allergy.objects.filter(patient=patient, active=True))
+    reviews = {r.medication_id: r for r in MedicationReview.objects.filter(encounter=visit)}
+    w.medications = [
+        MedicationRow(m, reviews.get(m.pk))
+        for m in Medication.objects.filter(patient=patient, active=True)
+    ]
+    w.conditions = list(
+        Condition.objects.filter(patient=patient, active=True, category__in=HISTORY_CATEGORIES)
+    )
+    w.smoking = SmokingStatus.objects.filter(patient=patient).first()
+    w.social = {s.topic: s for s in SocialHistory.objects.filter(patient=patient, encounter=visit)}
+    done = {r.instrument: r for r in ScreeningResponse.objects.filter(encounter=visit)}
+    w.screenings = [
+        ScreeningView(screening.INSTRUMENTS[code], done.get(code))
+        for code in due_screenings(visit, done)
+    ]
+    return w
 
 
 @dataclass

@@ -217,7 +217,7 @@ def _render_step(
     to_confirm: list[Any] | None = None,
 ) -> HttpResponse:
     visit.refresh_from_db()
-    w = selectors.build_worklist(visit)
+    w = selectors.build_worklist(visit, step if request.htmx else None)
     context = {
         "w": w,
         "error_step": step if errors else "",

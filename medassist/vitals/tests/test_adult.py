@@ -7,6 +7,7 @@ a CSV that no longer matches the guideline fails here too."""
 import csv
 import shutil
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_acc_aha_rejects_non_positive_values():
 # NEWS2: every band edge, derived from the CSV
 
 # A reading that scores 0 on every parameter.
-BASELINE = {
+BASELINE: dict[str, Any] = {
     "respiration_rate": 16,
     "spo2": 98,
     "on_oxygen": False,

@@ -29,6 +29,23 @@ def _oracle_id(row: dict[str, str]) -> str:
     )
 
 
+def _assessed(
+    measure: str,
+    *,
+    sex: str,
+    age_days: float,
+    value: float,
+    recumbent: bool | None = None,
+    length_cm: float | None = None,
+) -> growth.GrowthResult:
+    """growth.assess, asserting that a chart covers the measurement."""
+    res = growth.assess(
+        measure, sex=sex, age_days=age_days, value=value, recumbent=recumbent, length_cm=length_cm
+    )
+    assert res is not None, (measure, sex, age_days, value)
+    return res
+
+
 # ------------------------------------------------------------------ CDC oracle, row by row
 
 
@@ -196,10 +213,10 @@ def test_restricted_lms_applies_to_weight_not_length():
     age = 400
     L, M, S = growth.lms_at("who_lhfa", "male", age)
     tall = growth.value_at_z(L, M, S, 4.0)
-    assert growth.assess("length", sex="male", age_days=age, value=tall).z == pytest.approx(4.0)
+    assert _assessed("length", sex="male", age_days=age, value=tall).z == pytest.approx(4.0)
     L, M, S = growth.lms_at("who_wfa", "male", age)
     heavy = growth.value_at_z(L, M, S, 4.0)
-    res = growth.assess("weight", sex="male", age_days=age, value=heavy)
+    res = _assessed("weight", sex="male", age_days=age, value=heavy)
     assert res.z == pytest.approx(growth.who_restricted_z(heavy, L, M, S))
     assert res.z != pytest.approx(4.0, abs=1e-3)
 
@@ -320,28 +337,28 @@ def test_invalid_inputs_raise():
 
 
 def test_standing_height_under_two_years_adds_07_cm():
-    standing = growth.assess("length", sex="male", age_days=400, value=75.0, recumbent=False)
-    lying = growth.assess("length", sex="male", age_days=400, value=75.7, recumbent=True)
+    standing = _assessed("length", sex="male", age_days=400, value=75.0, recumbent=False)
+    lying = _assessed("length", sex="male", age_days=400, value=75.7, recumbent=True)
     assert standing.z == pytest.approx(lying.z) and standing.value == pytest.approx(75.7)
 
 
 def test_standing_height_before_nine_months_is_not_converted():
     # anthro: a standing height before 9 months is implausible; position treated as unknown.
-    standing = growth.assess("length", sex="male", age_days=200, value=66.0, recumbent=False)
+    standing = _assessed("length", sex="male", age_days=200, value=66.0, recumbent=False)
     assert standing.value == 66.0
 
 
 def test_recumbent_length_from_731_days_subtracts_07_cm():
-    lying = growth.assess("length", sex="female", age_days=900, value=88.0, recumbent=True)
-    standing = growth.assess("length", sex="female", age_days=900, value=87.3, recumbent=False)
+    lying = _assessed("length", sex="female", age_days=900, value=88.0, recumbent=True)
+    standing = _assessed("length", sex="female", age_days=900, value=87.3, recumbent=False)
     assert lying.chart == standing.chart == "cdc_statage"
     assert lying.z == pytest.approx(standing.z)
 
 
 def test_weight_for_length_uses_the_converted_length():
-    a = growth.assess("weight_for_length", sex="male", age_days=500, value=10.0,
-                      length_cm=79.3, recumbent=False)  # fmt: skip
-    b = growth.assess("weight_for_length", sex="male", age_days=500, value=10.0, length_cm=80.0)
+    a = _assessed("weight_for_length", sex="male", age_days=500, value=10.0,
+                  length_cm=79.3, recumbent=False)  # fmt: skip
+    b = _assessed("weight_for_length", sex="male", age_days=500, value=10.0, length_cm=80.0)
     assert a.z == pytest.approx(b.z) and a.x == pytest.approx(80.0)
 
 
@@ -367,7 +384,7 @@ def _at_percentile(chart: str, sex: str, x: float, p: float) -> float:
 def test_cdc_bmi_weight_categories(p, code, flag):
     age = 10 * 365.25
     bmi = _at_percentile("cdc_bmiagerev", "female", age / growth.DAYS_PER_MONTH, p)
-    res = growth.assess("bmi", sex="female", age_days=age, value=bmi)
+    res = _assessed("bmi", sex="female", age_days=age, value=bmi)
     assert res.chart == "cdc_bmiagerev"
     assert res.percentile == pytest.approx(p)
     assert res.interpretation.category == code and res.interpretation.flag is flag
@@ -382,11 +399,13 @@ def test_cdc_bmi_weight_categories(p, code, flag):
 @pytest.mark.parametrize("age_days", [100, 2000])
 def test_p3_p97_flags(p, code, flag, age_days):
     chart = growth.chart_for("weight", age_days)
+    assert chart is not None
     x = age_days if chart.startswith("who") else age_days / growth.DAYS_PER_MONTH
-    res = growth.assess("weight", sex="male", age_days=age_days,
-                        value=_at_percentile(chart, "male", x, p))  # fmt: skip
+    res = _assessed("weight", sex="male", age_days=age_days,
+                    value=_at_percentile(chart, "male", x, p))  # fmt: skip
     assert res.interpretation.category == code and res.interpretation.flag is flag
-    assert res.interpretation.low < res.interpretation.high
+    low, high = res.interpretation.low, res.interpretation.high
+    assert low is not None and high is not None and low < high
 
 
 def test_cdc_biologically_implausible_value_flag():
@@ -394,10 +413,8 @@ def test_cdc_biologically_implausible_value_flag():
     L, M, S = growth.lms_at("cdc_wtage", "male", age / growth.DAYS_PER_MONTH)
     half_sd = (growth.value_at_z(L, M, S, 2) - M) / 2
     # cdc-source-code.sas: weight-for-age BIV when the modified z > 8.
-    assert not growth.assess(
-        "weight", sex="male", age_days=age, value=M + 7.9 * half_sd
-    ).implausible
-    assert growth.assess("weight", sex="male", age_days=age, value=M + 8.1 * half_sd).implausible
+    assert not _assessed("weight", sex="male", age_days=age, value=M + 7.9 * half_sd).implausible
+    assert _assessed("weight", sex="male", age_days=age, value=M + 8.1 * half_sd).implausible
 
 
 # ------------------------------------------------------------------ cache follows settings

@@ -31,6 +31,13 @@ def _band_days(row: dict[str, str]) -> tuple[int, int]:
     )
 
 
+def _band(kind: str, age_days: float) -> pediatric.CentileBand:
+    """pediatric.band_for, asserting that a band covers the age."""
+    band = pediatric.band_for(kind, age_days)
+    assert band is not None, (kind, age_days)
+    return band
+
+
 # ============================================================== Fleming 2011 HR and RR
 
 FLEMING = {
@@ -89,13 +96,14 @@ def test_fleming_band_edges_and_centile_boundaries(case):
 def test_fleming_band_selection_at_edges(case):
     kind, i, row = case
     first, last = _band_days(row)
-    assert pediatric.band_for(kind, first).age_from == Decimal(row["age_from"])
-    assert pediatric.band_for(kind, last).age_from == Decimal(row["age_from"])
+    assert _band(kind, first).age_from == Decimal(row["age_from"])
+    assert _band(kind, last).age_from == Decimal(row["age_from"])
     if i > 0:
         previous = FLEMING[kind][i - 1]
-        assert pediatric.band_for(kind, first - 1).age_from == Decimal(previous["age_from"])
+        assert _band(kind, first - 1).age_from == Decimal(previous["age_from"])
     after = pediatric.band_for(kind, last + 1)
     if i + 1 < len(FLEMING[kind]):
+        assert after is not None
         assert after.age_from == Decimal(FLEMING[kind][i + 1]["age_from"])
     else:
         assert after is None
@@ -116,7 +124,7 @@ def test_fleming_band_selection_at_edges(case):
 )
 @pytest.mark.parametrize("kind", ["hr", "rr"])
 def test_fleming_known_edge_days(kind, day, band_from, unit):
-    band = pediatric.band_for(kind, day)
+    band = _band(kind, day)
     assert (band.age_from, band.age_unit) == (Decimal(band_from), unit)
 
 
@@ -199,6 +207,17 @@ def _expected_category(value: float, bounds: dict[str, int | None]) -> str:
     return category
 
 
+def _bp(
+    *, age_days: float, sex: str, height_cm: float, sbp: float, dbp: float
+) -> pediatric.PediatricBP:
+    """pediatric.blood_pressure, asserting that the AAP tables cover the age."""
+    res = pediatric.blood_pressure(
+        age_days=age_days, sex=sex, height_cm=height_cm, sbp=sbp, dbp=dbp
+    )
+    assert res is not None, (age_days, sex)
+    return res
+
+
 BP_CASES = [
     (sex, age, col) for sex in ("male", "female") for age in range(1, 18) for col in COLUMNS
 ]
@@ -229,6 +248,7 @@ def test_aap_every_threshold(sex, age, column):
                 assert res.category == got
                 assert res.interpretation.flag is (Flag.NORMAL if got == "normal" else Flag.HIGH)
                 assert res.interpretation.category == got
+        assert res is not None
         thresholds = res.sbp if comp == "sbp" else res.dbp
         assert thresholds.p90 == _flynn(sex, age, 90, column)[i]
         assert thresholds.p95 == _flynn(sex, age, 95, column)[i]
@@ -254,8 +274,8 @@ def test_aap_120_cap_switch_for_elevated_sbp():
         age_days = _age_days(age)
         h = _height_at(age_days, sex, col)
         dbp = _flynn(sex, age, 50, col)[1]
-        at = pediatric.blood_pressure(age_days=age_days, sex=sex, height_cm=h, sbp=120, dbp=dbp)
-        below = pediatric.blood_pressure(age_days=age_days, sex=sex, height_cm=h, sbp=119, dbp=dbp)
+        at = _bp(age_days=age_days, sex=sex, height_cm=h, sbp=120, dbp=dbp)
+        below = _bp(age_days=age_days, sex=sex, height_cm=h, sbp=119, dbp=dbp)
         assert at.category == "elevated" and below.category == "normal"
         assert at.sbp.elevated == 120 < at.sbp.p90
         assert "120 mmHg" in at.interpretation.text
@@ -268,8 +288,8 @@ def test_aap_90_cap_switch_for_stage2_dbp():
         age_days = _age_days(age)
         h = _height_at(age_days, sex, col)
         sbp = _flynn(sex, age, 50, col)[0]
-        at = pediatric.blood_pressure(age_days=age_days, sex=sex, height_cm=h, sbp=sbp, dbp=90)
-        below = pediatric.blood_pressure(age_days=age_days, sex=sex, height_cm=h, sbp=sbp, dbp=89)
+        at = _bp(age_days=age_days, sex=sex, height_cm=h, sbp=sbp, dbp=90)
+        below = _bp(age_days=age_days, sex=sex, height_cm=h, sbp=sbp, dbp=89)
         assert at.category == "stage2" and below.category == "stage1"
         assert at.dbp.stage2 == 90 < at.dbp.p95_plus_12
 
@@ -280,7 +300,7 @@ def test_aap_percentile_rule_where_cap_does_not_bind():
     p95 = _flynn(sex, age, 95, col)[0]
     age_days = _age_days(age)
     h = _height_at(age_days, sex, col)
-    res = pediatric.blood_pressure(age_days=age_days, sex=sex, height_cm=h, sbp=p95 + 12, dbp=40)
+    res = _bp(age_days=age_days, sex=sex, height_cm=h, sbp=p95 + 12, dbp=40)
     assert res.category == "stage2" and res.sbp.stage2 == p95 + 12 < STAGE2_CAP[0]
     assert "95th percentile + 12 mmHg" in res.interpretation.text
 
@@ -321,19 +341,17 @@ def test_aap_age_12_to_13_switch(sex):
         h = _height_at(day, sex, col)
         dbp = 60
         for sbp in range(100, 146):
-            res = pediatric.blood_pressure(age_days=day, sex=sex, height_cm=h, sbp=sbp, dbp=dbp)
+            res = _bp(age_days=day, sex=sex, height_cm=h, sbp=sbp, dbp=dbp)
             assert res.age_years == age and res.height_column == col
             bounds = _expected_lower_bounds(sex, age, col, 0)
             assert res.sbp_category == _expected_category(sbp, bounds), (age, sbp)
     # At 13 y the adult-style cut-offs apply regardless of the percentiles.
-    res13 = pediatric.blood_pressure(
+    res13 = _bp(
         age_days=first_13, sex=sex, height_cm=_height_at(first_13, sex, col), sbp=100, dbp=60
     )
     assert (res13.sbp.elevated, res13.sbp.stage1, res13.sbp.stage2) == (120, 130, 140)
     assert (res13.dbp.elevated, res13.dbp.stage1, res13.dbp.stage2) == (None, 80, 90)
-    res12 = pediatric.blood_pressure(
-        age_days=last_12, sex=sex, height_cm=_height_at(last_12, sex, col), sbp=100, dbp=60
-    )
+    res12 = _bp(age_days=last_12, sex=sex, height_cm=_height_at(last_12, sex, col), sbp=100, dbp=60)
     assert res12.sbp.elevated == min(_flynn(sex, 12, 90, col)[0], 120)
 
 
@@ -349,9 +367,7 @@ def test_aap_sbp_vs_dbp_higher_category_applies(sex, age):
         lows[i] = {"normal": base, **{k: v for k, v in bounds.items() if v is not None}}
     for s_code, sbp in lows[0].items():
         for d_code, dbp in lows[1].items():
-            res = pediatric.blood_pressure(
-                age_days=age_days, sex=sex, height_cm=h, sbp=sbp, dbp=dbp
-            )
+            res = _bp(age_days=age_days, sex=sex, height_cm=h, sbp=sbp, dbp=dbp)
             assert (res.sbp_category, res.dbp_category) == (s_code, d_code)
             assert res.category == max(s_code, d_code, key=ORDER.index)
             if res.category != "normal":
@@ -378,7 +394,7 @@ def test_aap_sbp_vs_dbp_higher_category_applies(sex, age):
 def test_aap_height_percentile_column_selection(pct, column, sex):
     age_days = _age_days(7)
     h = _height_at(age_days, sex, pct)
-    res = pediatric.blood_pressure(age_days=age_days, sex=sex, height_cm=h, sbp=90, dbp=50)
+    res = _bp(age_days=age_days, sex=sex, height_cm=h, sbp=90, dbp=50)
     assert res.height_percentile == pytest.approx(pct, abs=1e-6)
     assert res.height_column == column
     expected_p90 = _flynn(sex, 7, 90, column)

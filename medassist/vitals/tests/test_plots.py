@@ -23,14 +23,16 @@ def _row(text, *, flag="", unit="kg", interpretation="", source="", range_text="
 
 def _weight_trend(values=(70.0, 70.4, 69.8, 71.2, 70.3), flags=None, band=None, **row_kw):
     flags = flags or [""] * len(values)
-    points = [(T0 + dt.timedelta(days=30 * i), v, None) for i, v in enumerate(values)]
+    points: list[tuple[dt.datetime, float, float | None]] = [
+        (T0 + dt.timedelta(days=30 * i), v, None) for i, v in enumerate(values)
+    ]
     rows = [_row(f"{v:g} kg", flag=f, **row_kw) for v, f in zip(values, flags, strict=True)]
     return Trend(Measure.WEIGHT, "Weight", points, "kg", band, rows)
 
 
 def _bp_trend():
     readings = [(142, 91, "H"), (128, 82, ""), (181, 121, "HH")]
-    points = [
+    points: list[tuple[dt.datetime, float, float | None]] = [
         (T0 + dt.timedelta(days=7 * i), float(s), float(d)) for i, (s, d, _) in enumerate(readings)
     ]
     rows = [_row(f"{s}/{d} mmHg", flag=f, unit="mm[Hg]") for s, d, f in readings]
@@ -188,7 +190,7 @@ def _at(days: int) -> dt.datetime:
 
 
 def _trend(measure, unit, readings, pct=None):
-    points = [(_at(d), v, None) for d, v in readings]
+    points: list[tuple[dt.datetime, float, float | None]] = [(_at(d), v, None) for d, v in readings]
     rows = [_row(f"{v:g} {unit}", unit=unit, pct=pct) for _, v in readings]
     return Trend(measure, Measure(measure).label, points, unit, None, rows)
 

@@ -153,6 +153,7 @@ def test_news2_is_scored_for_adults_with_every_parameter(cast, actor_of):
             consciousness="A",
         ),
     )
+    assert out.vital_set is not None
     assert out.vital_set.news2_total == 8
     assert "news2_high" in {a.trigger for a in out.alerts}
 
