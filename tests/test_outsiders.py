@@ -103,6 +103,22 @@ def _north_room(cast) -> str:  # type: ignore[no-untyped-def]
     return str(make_rooms(cast.north, 1, status="dirty")[0].public_id)
 
 
+def _north_alert(cast) -> str:  # type: ignore[no-untyped-def]
+    # An open critical-value alert of a North visit (SpO2 85%), which an insider could acknowledge.
+    from medassist.access.actor import Actor
+    from medassist.rooming.tests.factories import roomed_visit
+    from medassist.vitals.services import VitalsEntry, record_vitals
+
+    visit = roomed_visit(cast, family="Northerner")
+    out = record_vitals(
+        actor=Actor.for_user(cast.alice),
+        patient=visit.patient,
+        encounter=visit,
+        entry=VitalsEntry(spo2=85),
+    )
+    return str(out.alerts[0].public_id)
+
+
 def _north_fhir_record(cast, resource_type: str) -> str:  # type: ignore[no-untyped-def]
     # One North record of each FHIR type (medassist/fhir/tests/records.py).
     patient = make_patient(cast.north, family="Northerner", given="Nora")
@@ -130,6 +146,8 @@ NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
     ),  # fmt: skip
     (re.compile(r"^flow/rooms/<uuid:room_id>/"), _north_room),
     (re.compile(r"^patients/<uuid:patient_id>/"), _north_patient),
+    (re.compile(r"^vitals/patients/<uuid:patient_id>/"), _north_patient),
+    (re.compile(r"^vitals/alerts/<uuid:alert_id>/"), _north_alert),
     (re.compile(r"^fhir/R4/Patient/<(?:\w+:)?id>$"), _north_patient),
     (re.compile(r"^fhir/R4/Encounter/<(?:\w+:)?id>$"), _north_encounter),
     *(
@@ -146,6 +164,7 @@ NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
             "QuestionnaireResponse",
             "Schedule",
             "Practitioner",
+            "Task",
         )
     ),
 ]

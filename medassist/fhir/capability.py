@@ -13,6 +13,7 @@ from medassist.fhir.mappers.observation import (
     US_CORE_SMOKING_STATUS,
 )
 from medassist.fhir.mappers.patient import US_CORE_PATIENT
+from medassist.fhir.mappers.vital_sign import US_CORE_AVERAGE_BP, profile
 from medassist.fhir.resources import (
     KINDS,
     OBSERVATION_PARAMS,
@@ -26,6 +27,9 @@ from medassist.fhir.search import (
     PATIENT_PARAMS,
     SearchParam,
 )
+from medassist.vitals.models import LOINC_CODES
+
+VITAL_SIGN_PROFILES = [profile(measure) for measure in LOINC_CODES] + [US_CORE_AVERAGE_BP]
 
 FHIR_VERSION = "4.0.1"
 
@@ -63,6 +67,18 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
+                "interaction": [
+                    {
+                        "code": "batch",
+                        "documentation": "Entries that POST vital-sign Observations only.",
+                    },
+                    {
+                        "code": "transaction",
+                        "documentation": (
+                            "Entries that POST vital-sign Observations only; all or nothing."
+                        ),
+                    },
+                ],
                 "documentation": (
                     "Search handling is strict: an unknown parameter or modifier is refused "
                     "with 400 (send `Prefer: handling=lenient` to have it ignored). Pages hold "
@@ -135,12 +151,29 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                     {
                         "type": "Observation",
                         "profile": "http://hl7.org/fhir/StructureDefinition/Observation",
-                        "supportedProfile": [US_CORE_SMOKING_STATUS, US_CORE_SCREENING],
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "supportedProfile": [
+                            US_CORE_SMOKING_STATUS,
+                            US_CORE_SCREENING,
+                            *VITAL_SIGN_PROFILES,
+                        ],
+                        "interaction": [
+                            {"code": "read"},
+                            {"code": "search-type"},
+                            {"code": "create"},
+                        ],
                         "searchParam": _search_params(OBSERVATION_PARAMS),
                         "documentation": (
-                            "Smoking status (LOINC 72166-2) and screening results (the total "
-                            "score where the instrument has one)."
+                            "Vital signs (US Core vital-sign profiles), smoking status (LOINC "
+                            "72166-2) and screening results (the total score where the "
+                            "instrument has one). Create takes US Core vital-sign observations "
+                            "only, one measurement each, the value in the UCUM unit measured "
+                            "(kg g [lb_av], cm [in_i], Cel [degF], /min, mm[Hg], %, kg/m2), "
+                            "and records it as the rooming form does: impossible values are "
+                            "refused (422 naming the element), improbable ones are kept with a "
+                            "note saying they were not confirmed, and critical values raise a "
+                            "Task for the visit's provider. The subject must be a patient of "
+                            "the user's clinics; an effective date without a time is 00:00 "
+                            "clinic time that day."
                         ),
                     },
                     {

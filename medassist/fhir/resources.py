@@ -23,6 +23,7 @@ from medassist.fhir.mappers import appointment as appointment_mapper
 from medassist.fhir.mappers import condition as condition_mapper
 from medassist.fhir.mappers import encounter as encounter_mapper
 from medassist.fhir.mappers import medication_request as medication_mapper
+from medassist.fhir.mappers import task as task_mapper
 from medassist.fhir.mappers.common import LOINC, V3_ACT_CODE, practitioner_id
 from medassist.fhir.mappers.observation import OBSERVATION_CATEGORY
 from medassist.fhir.search import (
@@ -37,6 +38,7 @@ from medassist.fhir.search import (
 )
 from medassist.history.models import SMOKING_STATUS_LOINC, Condition
 from medassist.scheduling.selectors import visible_appointments
+from medassist.vitals.models import LOINC_CODES, SPO2_ARTERIAL_LOINC, Measure, VitalAlert
 
 _SP = "http://hl7.org/fhir/SearchParameter/"
 _US_CORE_SP = "http://hl7.org/fhir/us/core/SearchParameter/"
@@ -401,8 +403,66 @@ APPOINTMENT = Kind(
 )
 
 
+# Task (critical-value alerts) -------------------------------------------------------------
+
+TASK = Kind(
+    name="Task",
+    noun="alerts",
+    permission=Permission.VIEW_PATIENT,
+    params=_params(
+        _ID,
+        SearchParam("patient", "reference", _SP + "Task-patient", "Patient/<id> or <id>."),
+        SearchParam(
+            "status",
+            "token",
+            _SP + "Task-status",
+            "requested (waiting for the provider's acknowledgment) | completed (acknowledged).",
+        ),
+        SearchParam(
+            "owner",
+            "reference",
+            _SP + "Task-owner",
+            "The provider who must acknowledge: Practitioner/<id> or <id>.",
+        ),
+        SearchParam(
+            "focus",
+            "reference",
+            _SP + "Task-focus",
+            "The critical vital sign: Observation/<id> or <id>.",
+        ),
+        SearchParam(
+            "_lastUpdated",
+            "date",
+            _SP + "Resource-lastUpdated",
+            "When it last changed, with a prefix eq ne gt ge lt le.",
+        ),
+    ),
+    conditions={
+        "_id": _id,
+        "patient": reference_to("Patient", "patient__public_id"),
+        "status": token_set(
+            "http://hl7.org/fhir/task-status",
+            {s.value: Q(status=s.value) for s in VitalAlert.Status},
+        ),
+        "owner": practitioner_reference("owner_id"),
+        "focus": reference_to("Observation", "sign__public_id"),
+        "_lastUpdated": date_param("updated_at", "_lastUpdated", with_time=True),
+    },
+    scoped=selectors.visible_vital_alerts,
+    order=("-raised_at", "-id"),
+    to_fhir=task_mapper.to_fhir,
+    profile="http://hl7.org/fhir/StructureDefinition/Task",
+    documentation=(
+        "Critical vital-sign alerts: the visit's provider is asked (priority stat) to "
+        "acknowledge the Observation in focus; businessStatus 'escalated' once it went to the "
+        "clinic manager unacknowledged."
+    ),
+)
+
+
 KINDS = {
-    k.name: k for k in (ENCOUNTER, ALLERGY_INTOLERANCE, MEDICATION_REQUEST, CONDITION, APPOINTMENT)
+    k.name: k
+    for k in (ENCOUNTER, ALLERGY_INTOLERANCE, MEDICATION_REQUEST, CONDITION, APPOINTMENT, TASK)
 }
 
 
@@ -451,20 +511,27 @@ OBSERVATION_PARAMS = _params(
         "category",
         "token",
         _US_CORE_SP + "us-core-observation-category",
-        "social-history (smoking status) | survey (screening results).",
+        "social-history (smoking status) | survey (screening results) | vital-signs.",
     ),
     SearchParam(
         "code",
         "token",
         _US_CORE_SP + "us-core-observation-code",
-        "LOINC: 72166-2 smoking status, or a screening's total or panel code "
-        "(44261-6 PHQ-9 total, 55758-7 PHQ-2 total, ...).",
+        "LOINC: 72166-2 smoking status, a screening's total or panel code "
+        "(44261-6 PHQ-9 total, 55758-7 PHQ-2 total, ...), or a vital sign's "
+        "(85354-9 blood pressure, 8867-4 heart rate, 59408-5 or 2708-6 pulse oximetry, ...).",
     ),
     SearchParam(
         "date",
         "date",
         _US_CORE_SP + "us-core-observation-date",
         "When it was observed, with a prefix eq ne gt ge lt le; give it twice for a range.",
+    ),
+    SearchParam(
+        "encounter",
+        "reference",
+        _SP + "clinical-encounter",
+        "The visit: Encounter/<id> or <id>.",
     ),
 )
 
@@ -504,12 +571,30 @@ SMOKING_CONDITIONS: dict[str, Callable[[str], Q]] = {
     "category": token_set(OBSERVATION_CATEGORY, {"social-history": EVERYTHING}),
     "code": _loinc(lambda code: EVERYTHING if code == SMOKING_STATUS_LOINC else NOTHING),
     "date": _by_day("effective_date"),
+    "encounter": reference_to("Encounter", "encounter__public_id"),
 }
 SCREENING_CONDITIONS: dict[str, Callable[[str], Q]] = {
     "patient": reference_to("Patient", "patient__public_id"),
     "category": token_set(OBSERVATION_CATEGORY, {"survey": EVERYTHING}),
     "code": _loinc(lambda code: Q(total_loinc=code) | Q(instrument=code)),
     "date": date_param("at", "date", with_time=True),
+    "encounter": reference_to("Encounter", "encounter__public_id"),
+}
+
+# The LOINC codes a vital sign is found by: its profile's code, and pulse oximetry's second.
+VITAL_SIGN_MEASURES: dict[str, str] = {code: m for m, (code, _) in LOINC_CODES.items()} | {
+    SPO2_ARTERIAL_LOINC: Measure.SPO2
+}
+VITAL_SIGN_CONDITIONS: dict[str, Callable[[str], Q]] = {
+    "patient": reference_to("Patient", "patient__public_id"),
+    "category": token_set(OBSERVATION_CATEGORY, {"vital-signs": EVERYTHING}),
+    "code": _loinc(
+        lambda code: (
+            Q(measure=VITAL_SIGN_MEASURES[code]) if code in VITAL_SIGN_MEASURES else NOTHING
+        )
+    ),
+    "date": date_param("effective", "date", with_time=True),
+    "encounter": reference_to("Encounter", "encounter__public_id"),
 }
 
 QUESTIONNAIRE_RESPONSE_PARAMS = _params(

@@ -1,11 +1,14 @@
 """The FHIR R4 interactions: parse the request, call the selectors (which scope to the actor),
 map to FHIR. Every read and every search leaves one entry in the audit trail."""
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from ninja import Router
@@ -16,12 +19,14 @@ from medassist.audit.models import Action, Outcome
 from medassist.audit.selectors import visible_audit_events
 from medassist.audit.services import record
 from medassist.core import clock
+from medassist.encounters.selectors import visible_encounters
 from medassist.fhir.capability import capability_statement
 from medassist.fhir.mappers import audit_event as audit_event_mapper
 from medassist.fhir.mappers import observation as observation_mapper
 from medassist.fhir.mappers import patient as patient_mapper
 from medassist.fhir.mappers import practitioner as practitioner_mapper
 from medassist.fhir.mappers import schedule as schedule_mapper
+from medassist.fhir.mappers import vital_sign as vital_sign_mapper
 from medassist.fhir.outcome import FhirError, bad_parameter
 from medassist.fhir.resources import (
     KINDS,
@@ -33,6 +38,7 @@ from medassist.fhir.resources import (
     SLOT_DAYS,
     SLOT_PARAMS,
     SMOKING_CONDITIONS,
+    VITAL_SIGN_CONDITIONS,
     Kind,
     staff_pks_for,
 )
@@ -47,6 +53,7 @@ from medassist.fhir.search import (
     parse_date_value,
     parse_search,
     patient_condition,
+    shown,
     split_token,
     split_unescaped,
     uuid_or_none,
@@ -58,10 +65,15 @@ from medassist.fhir.selectors import (
     visible_schedules,
     visible_screenings,
     visible_smoking_statuses,
+    visible_vital_signs,
 )
+from medassist.fhir.vitals_in import Posted, parse_observation, read_json, refusal, validate
+from medassist.fhir.vitals_in import with_prefix as _with_prefix
 from medassist.patients.selectors import get_patient, visible_patients
 from medassist.scheduling import slots
 from medassist.scheduling.selectors import calendar as scheduling_calendar
+from medassist.vitals.models import VitalSign
+from medassist.vitals.services import record_vitals
 
 router = Router()
 
@@ -585,30 +597,51 @@ def _search_observations(request: HttpRequest, pairs: Iterable[tuple[str, str]])
     search = parse_search(
         pairs, OBSERVATION_PARAMS, resource_type="Observation", lenient=_lenient(request)
     )
-    # Two tables, one list, latest first: a patient's smoking statuses and screenings are few,
-    # so both are read whole (two queries) and merged here.
-    smoking = list(visible_smoking_statuses(actor).filter(all_of(search, SMOKING_CONDITIONS)))
-    screenings = list(visible_screenings(actor).filter(all_of(search, SCREENING_CONDITIONS)))
+    # Three tables, one list, latest first: each is counted, and read up to the end of the page
+    # in the same order, and the three are merged here (two queries a table, one more for the
+    # recorders' titles of screenings and of vital signs: the same for any page).
     zone = timezone.get_current_timezone()
-    rows: list[tuple[dt.datetime, Any, Callable[[Any], dict[str, Any]]]] = [
+    sources: list[tuple[Any, Callable[[Any], dt.datetime], Callable[[Any], dict[str, Any]]]] = [
         (
-            dt.datetime.combine(s.effective_date, dt.time.min, tzinfo=zone),
-            s,
+            visible_smoking_statuses(actor)
+            .filter(all_of(search, SMOKING_CONDITIONS))
+            .order_by("-effective_date", "-id"),
+            lambda s: dt.datetime.combine(s.effective_date, dt.time.min, tzinfo=zone),
             observation_mapper.smoking_status_to_fhir,
-        )
-        for s in smoking
-    ] + [(s.at, s, observation_mapper.screening_to_fhir) for s in screenings]
+        ),
+        (
+            visible_screenings(actor)
+            .filter(all_of(search, SCREENING_CONDITIONS))
+            .order_by("-at", "-id"),
+            lambda s: s.at,
+            observation_mapper.screening_to_fhir,
+        ),
+        (
+            visible_vital_signs(actor)
+            .filter(all_of(search, VITAL_SIGN_CONDITIONS))
+            .order_by("-effective", "-id"),
+            lambda s: s.effective,
+            vital_sign_mapper.to_fhir,
+        ),
+    ]
+    end = search.offset + search.count
+    total = 0
+    rows: list[tuple[dt.datetime, Any, Callable[[Any], dict[str, Any]]]] = []
+    for queryset, when, to_fhir in sources:
+        total += queryset.count()
+        if search.count:
+            rows += [(when(row), row, to_fhir) for row in queryset[:end]]
     rows.sort(key=lambda row: row[0], reverse=True)
-    page = rows[search.offset : search.offset + search.count]
-    _record_search(actor, "Observation", search, [row for _, row, _ in page], len(rows))
+    page = rows[search.offset : end]
+    _record_search(actor, "Observation", search, [row for _, row, _ in page], total)
     resources = [to_fhir(row) for _, row, to_fhir in page]
-    return searchset(request, "Observation", resources, len(rows), search)
+    return searchset(request, "Observation", resources, total, search)
 
 
 _search_routes(
     "Observation",
     "observation",
-    "Search smoking status and screening results",
+    "Search smoking status, screening results and vital signs",
     OBSERVATION_PARAMS,
     _search_observations,
 )
@@ -628,7 +661,7 @@ def _screening(request: HttpRequest, id: str, audit_as: str) -> Any:
 @router.get(
     "/Observation/{id}",
     url_name="observation-read",
-    summary="Read a smoking status or a screening result",
+    summary="Read a vital sign, a smoking status or a screening result",
     openapi_extra=_FHIR_ANSWERS,
 )
 def read_observation(request: HttpRequest, id: str) -> dict[str, Any]:
@@ -637,9 +670,249 @@ def read_observation(request: HttpRequest, id: str) -> dict[str, Any]:
         return observation_mapper.screening_to_fhir(_screening(request, id, "Observation"))
     check_format(request.GET.get("_format", ""))
     actor = request.actor  # type: ignore[attr-defined]
+    vital = visible_vital_signs(actor).filter(public_id=public_id)
+    if vital.exists():
+        sign = get_patient_record(actor, vital, str(public_id), audit_as="Observation")
+        return vital_sign_mapper.to_fhir(sign)
     matching = visible_smoking_statuses(actor).filter(public_id=public_id)
     found = get_patient_record(actor, matching, str(public_id), audit_as="Observation")
     return observation_mapper.smoking_status_to_fhir(found)
+
+
+# Create: vital-sign Observations, alone or in a batch or transaction Bundle -----------------
+
+_CREATE_ANSWERS = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+    },
+    "responses": {
+        status: {
+            "description": description,
+            "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+        }
+        for status, description in {
+            200: "A batch-response or transaction-response Bundle",
+            201: "The Observation as recorded (Location: its URL)",
+            400: "OperationOutcome: the body is not JSON",
+            401: "OperationOutcome: no valid bearer token",
+            403: "OperationOutcome: the user's role may not record vital signs",
+            415: "OperationOutcome: the body is not FHIR JSON",
+            422: "OperationOutcome: not valid, or not what this server records; names the element",
+        }.items()
+    },
+}
+
+
+def _may_record(actor: Any, what: str) -> None:
+    if not can(actor, Permission.RECORD_VITALS):
+        record(
+            actor,
+            Action.CREATE,
+            what,
+            outcome=Outcome.DENIED,
+            description=f"FHIR {what} create: the user's roles do not allow it",
+        )
+        raise FhirError(403, "Your role may not record vital signs.")
+
+
+def _refused(actor: Any, entity_id: str, description: str) -> None:
+    record(
+        actor,
+        Action.CREATE,
+        "Observation",
+        entity_id=entity_id[:64],
+        outcome=Outcome.DENIED,
+        description=description,
+    )
+
+
+def _record_observation(actor: Any, resource: dict[str, Any]) -> VitalSign:
+    """One vital-sign Observation, already valid FHIR, recorded by record_vitals(): the same
+    plausibility checks, interpretation and critical-value alerts as the rooming form. Values
+    that would need the MA's confirmation are accepted (the sign's note says so)."""
+    posted: Posted = parse_observation(resource)
+    patient_pk = uuid_or_none(posted.patient_id)
+    patient = visible_patients(actor).filter(public_id=patient_pk).first() if patient_pk else None
+    if patient is None:  # the same answer for a patient who does not exist and one out of reach
+        _refused(actor, posted.patient_id, "subject not found or outside the user's clinics")
+        raise FhirError(
+            422,
+            f"Observation.subject: unknown patient Patient/{posted.patient_id}",
+            expression=["Observation.subject"],
+        )
+    encounter = None
+    if posted.encounter_id is not None:
+        visit_pk = uuid_or_none(posted.encounter_id)
+        encounter = (
+            visible_encounters(actor).filter(public_id=visit_pk, patient=patient).first()
+            if visit_pk
+            else None
+        )
+        if encounter is None:
+            _refused(actor, posted.encounter_id, "encounter not found or not the patient's")
+            raise FhirError(
+                422,
+                f"Observation.encounter: unknown visit Encounter/{posted.encounter_id} "
+                "(of this patient)",
+                expression=["Observation.encounter"],
+            )
+    entry = posted.entry
+    if posted.provenance:
+        entry = dataclasses.replace(entry, details={posted.measure: {"fhir": posted.provenance}})
+    try:
+        outcome = record_vitals(
+            actor=actor,
+            patient=patient,
+            entry=entry,
+            encounter=encounter,
+            accept_improbable=True,
+            channel="fhir",
+        )
+    except ValidationError as exc:
+        messages = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        raise refusal(messages, posted) from None
+    return next(
+        s for s in outcome.signs if s.measure == posted.measure and not s.details.get("computed")
+    )
+
+
+def _recorded(actor: Any, sign: VitalSign) -> dict[str, Any]:
+    return vital_sign_mapper.to_fhir(visible_vital_signs(actor).get(pk=sign.pk))
+
+
+def _fhir_response(request: HttpRequest, data: dict[str, Any], status: int) -> HttpResponse:
+    from medassist.fhir.api import api  # the API is built from this router: imported late
+
+    return api.create_response(request, data, status=status)
+
+
+@router.post(
+    "/Observation",
+    url_name="observation-create",
+    summary="Record a vital sign (a US Core vital-sign Observation)",
+    openapi_extra=_CREATE_ANSWERS,
+)
+def create_observation(request: HttpRequest) -> HttpResponse:
+    actor = request.actor  # type: ignore[attr-defined]
+    _may_record(actor, "Observation")
+    resource = read_json(request)
+    validate(resource, "Observation")
+    with transaction.atomic():
+        sign = _record_observation(actor, resource)
+    created = _recorded(actor, sign)
+    response = _fhir_response(request, created, 201)
+    response["Location"] = f"{base_url(request)}Observation/{created['id']}"
+    return response
+
+
+_SUPPORTED_ENTRY = (
+    "this server accepts only a batch or transaction Bundle whose entries each POST a "
+    "vital-sign Observation (request.method POST, request.url Observation)"
+)
+
+
+def _entry_problem(i: int, entry: Any, base: str) -> FhirError | None:
+    path = f"Bundle.entry[{i}]"
+    request = entry.get("request") if isinstance(entry, dict) else None
+    resource = entry.get("resource") if isinstance(entry, dict) else None
+    if not isinstance(request, dict):
+        return FhirError(422, f"{path}.request: missing; {_SUPPORTED_ENTRY}", expression=[path])
+    method, url = request.get("method"), str(request.get("url") or "")
+    target = url.removeprefix(base).split("?")[0].strip("/")
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    if method != "POST" or target != "Observation" or kind != "Observation":
+        return FhirError(
+            422,
+            f"{path}: {method} {shown(url)} ({kind or 'no resource'}) is not supported: "
+            f"{_SUPPORTED_ENTRY}",
+            code="not-supported",
+            expression=[f"{path}.request"],
+        )
+    if request.get("ifNoneExist"):
+        return FhirError(
+            422,
+            f"{path}.request.ifNoneExist: conditional create is not supported",
+            code="not-supported",
+            expression=[f"{path}.request.ifNoneExist"],
+        )
+    return None
+
+
+def _answer(base: str, sign_fhir: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "fullUrl": f"{base}Observation/{sign_fhir['id']}",
+        "resource": sign_fhir,
+        "response": {
+            "status": "201 Created",
+            "location": f"Observation/{sign_fhir['id']}",
+            "lastModified": sign_fhir["meta"]["lastUpdated"],
+        },
+    }
+
+
+@router.post(
+    "/",
+    url_name="bundle",
+    summary="A batch or transaction of vital-sign Observations",
+    openapi_extra=_CREATE_ANSWERS,
+)
+def post_bundle(request: HttpRequest) -> HttpResponse:
+    """R4 http.html#transaction: a transaction is all or nothing (one database transaction; the
+    first entry refused names itself and nothing is kept); a batch answers each entry on its own.
+    Only vital-sign Observation POSTs are accepted, and a Bundle holding anything else is refused
+    whole, naming the entry."""
+    actor = request.actor  # type: ignore[attr-defined]
+    _may_record(actor, "Bundle")
+    data = read_json(request)
+    validate(data, "Bundle")
+    kind = data.get("type")
+    if kind not in ("batch", "transaction"):
+        raise FhirError(
+            422,
+            f"Bundle.type: {shown(str(kind))} is not supported; {_SUPPORTED_ENTRY}",
+            code="not-supported",
+            expression=["Bundle.type"],
+        )
+    base = base_url(request)
+    entries = data.get("entry") or []
+    for i, entry in enumerate(entries):
+        if (problem := _entry_problem(i, entry, base)) is not None:
+            raise problem
+    answers: list[dict[str, Any]] = []
+    if kind == "transaction":
+        with transaction.atomic():
+            signs = []
+            for i, entry in enumerate(entries):
+                try:
+                    signs.append(_record_observation(actor, entry["resource"]))
+                except FhirError as exc:
+                    raise _with_prefix(exc, f"Bundle.entry[{i}].resource") from None
+                except PermissionDenied as exc:
+                    raise FhirError(
+                        403, f"Bundle.entry[{i}]: {exc}", expression=[f"Bundle.entry[{i}]"]
+                    ) from None
+        answers = [_answer(base, _recorded(actor, sign)) for sign in signs]
+    else:
+        for i, entry in enumerate(entries):
+            try:
+                with transaction.atomic():
+                    sign = _record_observation(actor, entry["resource"])
+                answers.append(_answer(base, _recorded(actor, sign)))
+            except (FhirError, PermissionDenied) as exc:
+                error = (
+                    exc
+                    if isinstance(exc, FhirError)
+                    else FhirError(403, str(exc) or "Your role does not allow this.")
+                )
+                error = _with_prefix(error, f"Bundle.entry[{i}].resource")
+                answers.append(
+                    {"response": {"status": str(error.status), "outcome": error.outcome()}}
+                )
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": f"{kind}-response"}
+    if answers:
+        bundle["entry"] = answers
+    return _fhir_response(request, bundle, 200)
 
 
 def _search_questionnaire_responses(
@@ -708,6 +981,17 @@ def _refuse_other_methods(path: str, allowed: list[str], *, with_id: bool = Fals
 
 
 _refuse_other_methods("/metadata", ["GET"])
+_refuse_other_methods("/Observation", ["GET", "POST"])
+
+
+def _no_such_interaction(request: HttpRequest) -> None:
+    raise FhirError(404, "Unknown resource type or interaction; see metadata for what is served.")
+
+
+# The base itself: only POST (a Bundle); otherwise the 404 any unknown URL gets.
+router.api_operation([m for m in _METHODS if m != "POST"], "/", auth=None, include_in_schema=False)(
+    _no_such_interaction
+)
 _refuse_other_methods("/Patient", ["GET"])
 _refuse_other_methods("/Patient/_search", ["POST"])
 _refuse_other_methods("/Patient/{id}", ["GET"], with_id=True)
@@ -720,7 +1004,8 @@ _refuse_other_methods("/Schedule/{id}", ["GET"], with_id=True)
 _refuse_other_methods("/Slot", ["GET"])
 _refuse_other_methods("/Slot/_search", ["POST"])
 for _name in ("Observation", "QuestionnaireResponse"):
-    _refuse_other_methods(f"/{_name}", ["GET"])
+    if _name != "Observation":
+        _refuse_other_methods(f"/{_name}", ["GET"])
     _refuse_other_methods(f"/{_name}/_search", ["POST"])
     _refuse_other_methods(f"/{_name}/{{id}}", ["GET"], with_id=True)
 for _name in KINDS:

@@ -7,7 +7,7 @@ critical-value policy, all in one transaction with the audit entries. Nothing is
 """
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -81,6 +81,9 @@ class VitalsEntry:
     consciousness: str = ""  # ACVPU
     reported: tuple[Reported, ...] = ()
     taken_at: dt.datetime | None = None
+    # What an adapter keeps with a measurement beyond the value, by measure (the FHIR create
+    # keeps the sender's extra codes, period end and notes): merged into VitalSign.details.
+    details: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def quantities(self) -> dict[str, Quantity]:
         """The values as plausibility.check() reads them."""
@@ -227,6 +230,8 @@ def record_vitals(
     pending = [f for f in to_confirm if f.code not in set(confirmed)]
     if pending and not accept_improbable:
         return Outcome(to_confirm=pending)
+    sitting, assessment = _assess(entry, patient, age_days, taken_at)
+    news2 = assessment.news2
     with transaction.atomic():
         policy = clinic_policy(clinic_id)
         vital_set = VitalSet.objects.create(
@@ -240,21 +245,16 @@ def record_vitals(
             on_oxygen=entry.on_oxygen,
             confirmed=[{"code": f.code, "message": f.message} for f in to_confirm],
             channel=channel,
+            news2_total=news2.total if news2 else None,
+            news2_scores=dict(news2.scores) if news2 else {},
+            news2_risk=news2.clinical_risk if news2 else "",
+            news2_response=news2.response if news2 else "",
         )
         writer = _Writer(actor, vital_set, patient, encounter)
-        sitting, assessment = _assess(entry, patient, age_days, taken_at)
-        writer.save_all(entry, sitting, assessment, to_confirm if accept_improbable else [])
-        if assessment.news2 is not None:
-            n = assessment.news2
-            vital_set.news2_total = n.total
-            vital_set.news2_scores = dict(n.scores)
-            vital_set.news2_risk = n.clinical_risk
-            vital_set.news2_response = n.response
-            vital_set.save(
-                update_fields=["news2_total", "news2_scores", "news2_risk", "news2_response"]
-            )
+        writer.build(entry, sitting, assessment, to_confirm if accept_improbable else [])
         if encounter is not None and entry.blood_pressure is not None:
             _time_the_repeat(writer, encounter, age_days, policy)
+        writer.save()
         triggers = critical_triggers(policy, _measured(sitting, assessment))
         alerts = [_raise(actor, writer, t) for t in triggers]
         record(
@@ -345,6 +345,7 @@ class _Writer:
         self.patient = patient
         self.encounter = encounter
         self.signs: list[VitalSign] = []
+        self.extra: Mapping[str, Mapping[str, Any]] = {}
 
     def sign(
         self,
@@ -355,6 +356,8 @@ class _Writer:
         **fields: Any,
     ) -> VitalSign:
         i = interpretation
+        if extra := self.extra.get(measure):
+            fields["details"] = {**fields.get("details", {}), **extra}
         sign = VitalSign(
             vital_set=self.set,
             patient=self.patient,
@@ -378,7 +381,7 @@ class _Writer:
         self.signs.append(sign)
         return sign
 
-    def save_all(
+    def build(
         self,
         e: VitalsEntry,
         s: Sitting,
@@ -386,6 +389,7 @@ class _Writer:
         warnings: list[plausibility.Finding],
     ) -> None:
         by = a.by_measure
+        self.extra = e.details
         details: dict[str, Any]
         if bp := e.blood_pressure:
             details = {
@@ -468,6 +472,8 @@ class _Writer:
             text = "Accepted without confirmation: " + "; ".join(w.message for w in warnings)
             for sign in self.signs:
                 sign.note = text[:500]
+
+    def save(self) -> None:
         VitalSign.objects.bulk_create(self.signs)
         # bulk_create sets primary keys on PostgreSQL and SQLite 3.35+; alerts need them.
         if any(sign.pk is None for sign in self.signs):  # pragma: no cover - old SQLite
@@ -487,17 +493,20 @@ def _pediatric_details(bp: Any) -> dict[str, Any]:
 
 def _time_the_repeat(writer: _Writer, encounter: Encounter, age_days: int, policy: Policy) -> None:
     """An adult's raised first blood pressure is measured again after a rest: the board shows a
-    timer until then. A later reading at the visit ends the timer."""
+    timer until then. A later reading at the visit ends the timer. (Before the new rows are
+    saved: one query when there is no earlier reading.)"""
     bp = writer.first(Measure.BLOOD_PRESSURE)
-    earlier = VitalSign.objects.filter(
-        encounter=encounter, measure=Measure.BLOOD_PRESSURE, status=VitalSign.Status.FINAL
-    ).exclude(pk=bp.pk)
-    if earlier.exists():
-        earlier.filter(repeat_due_at__isnull=False).update(repeat_due_at=None)
+    earlier = list(
+        VitalSign.objects.filter(
+            encounter=encounter, measure=Measure.BLOOD_PRESSURE, status=VitalSign.Status.FINAL
+        ).values_list("pk", "repeat_due_at")
+    )
+    if earlier:
+        if timed := [pk for pk, due in earlier if due is not None]:
+            VitalSign.objects.filter(pk__in=timed).update(repeat_due_at=None)
         return
     if age_days >= ADULT_DAYS and bp.category in RAISED_BP:
         bp.repeat_due_at = bp.effective + dt.timedelta(minutes=policy.bp_repeat_after)
-        bp.save(update_fields=["repeat_due_at"])
 
 
 def _raise(actor: Actor, writer: _Writer, trigger: Trigger) -> VitalAlert:

@@ -1,6 +1,7 @@
 """One North record of each resource the API serves, for the tests of read and search."""
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from medassist.fhir.mappers.common import practitioner_id
@@ -9,6 +10,7 @@ from medassist.history.models import Condition, Medication, SmokingStatus
 from medassist.patients.tests.factories import make_allergy, make_encounter
 from medassist.rooming.models import ScreeningResponse
 from medassist.scheduling.models import Appointment, AppointmentType, ScheduleTemplate
+from medassist.vitals.models import Measure, VitalAlert, VitalSet, VitalSign
 
 AT = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 
@@ -68,6 +70,43 @@ def make_template(clinic: Any, provider: Any, weekday: int = 4) -> ScheduleTempl
     )
 
 
+def make_critical_bp(encounter: Any, by: Any, at: dt.datetime = AT) -> VitalAlert:
+    """A blood pressure of 190/125 at the visit, flagged critical, and the alert (FHIR Task) it
+    raised for the visit's provider: rows as record_vitals() leaves them."""
+    patient = encounter.patient
+    vital_set = VitalSet.objects.create(
+        patient=patient, clinic=encounter.clinic, encounter=encounter, taken_at=at, by=by
+    )
+    sign = VitalSign.objects.create(
+        vital_set=vital_set,
+        patient=patient,
+        clinic=encounter.clinic,
+        encounter=encounter,
+        measure=Measure.BLOOD_PRESSURE,
+        effective=at,
+        value=Decimal(190),
+        value2=Decimal(125),
+        unit="mm[Hg]",
+        flag="HH",
+        category="crisis",
+        interpretation="Hypertensive crisis",
+        range_high=Decimal(120),
+        range_unit="mm[Hg]",
+        source="ACC/AHA 2017 blood pressure categories (2017).",
+        by=by,
+    )
+    return VitalAlert.objects.create(
+        clinic=encounter.clinic,
+        patient=patient,
+        encounter=encounter,
+        sign=sign,
+        owner=encounter.provider,
+        trigger="bp_crisis",
+        reason="Blood pressure 190/125 mmHg: hypertensive crisis",
+        raised_at=at,
+    )
+
+
 def north_records(cast: Any, patient: Any) -> dict[str, str]:
     """The id of one North record of each type, keyed by resource type."""
     appointment = make_appointment(patient, cast.bob, medical_assistant=cast.alice)
@@ -80,6 +119,7 @@ def north_records(cast: Any, patient: Any) -> dict[str, str]:
     make_screening(encounter)
     SmokingStatus.objects.create(patient=patient, code=SmokingStatus.Value.NEVER)
     make_template(cast.north, cast.bob)
+    alert = make_critical_bp(encounter, cast.alice)
     return {
         "Patient": str(patient.public_id),
         "Encounter": str(encounter.public_id),
@@ -91,4 +131,6 @@ def north_records(cast: Any, patient: Any) -> dict[str, str]:
         "Practitioner": practitioner_id(cast.bob.pk),
         "Observation": f"{encounter.public_id}-55757-9",
         "QuestionnaireResponse": f"{encounter.public_id}-55757-9",
+        "Task": str(alert.public_id),
+        "VitalSign": str(alert.sign.public_id),
     }

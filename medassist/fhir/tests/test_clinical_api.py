@@ -34,6 +34,7 @@ READABLE = [
     "QuestionnaireResponse",
     "Schedule",
     "Practitioner",
+    "Task",
 ]
 SEARCHABLE = [r for r in READABLE if r != "Practitioner"]
 
@@ -313,7 +314,8 @@ def test_observations_by_category_and_code_and_answers_by_questionnaire(north, a
         found = entries(alice.get("/fhir/R4/Observation", {"patient": patient.public_id} | params))
         return [r["code"]["coding"][0]["code"] for r in found]
 
-    assert sorted(codes()) == ["55758-7", "72166-2"]
+    assert sorted(codes()) == ["55758-7", "72166-2", "85354-9"]
+    assert codes(category="vital-signs") == ["85354-9"]
     assert codes(category="social-history") == ["72166-2"]
     assert codes(category="survey") == ["55758-7"]
     assert codes(code="http://loinc.org|72166-2") == ["72166-2"]
@@ -371,6 +373,11 @@ def test_a_bad_parameter_is_a_400_naming_it_and_no_search_is_recorded(cast, api_
 
 @pytest.mark.parametrize("resource_type", SEARCHABLE)
 def test_other_methods_are_405(api_as, resource_type):
+    if resource_type == "Observation":  # vital signs are created by POST
+        response = api_as("alice").put(f"/fhir/R4/{resource_type}", {})
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, POST"
+        return
     response = api_as("alice").post(f"/fhir/R4/{resource_type}", {})
     assert response.status_code == 405
     assert response["Allow"] == "GET"

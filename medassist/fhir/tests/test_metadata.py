@@ -65,8 +65,12 @@ def test_metadata_lists_each_clinical_resource_with_its_interactions_and_paramet
         "Schedule": SCHEDULE_PARAMS,
     }
     for name, params in expected.items():
-        assert {i["code"] for i in resources[name]["interaction"]} == {"read", "search-type"}
+        created = {"create"} if name == "Observation" else set()  # vital signs, by POST
+        assert {i["code"] for i in resources[name]["interaction"]} == {"read", "search-type"} | (
+            created
+        )
         assert {p["name"] for p in resources[name]["searchParam"]} == set(params)
+    assert {i["code"] for i in body["rest"][0]["interaction"]} == {"batch", "transaction"}
     assert {i["code"] for i in resources["Slot"]["interaction"]} == {"search-type"}
     assert {p["name"] for p in resources["Slot"]["searchParam"]} == set(SLOT_PARAMS)
     assert {i["code"] for i in resources["Practitioner"]["interaction"]} == {"read"}

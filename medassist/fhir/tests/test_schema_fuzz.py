@@ -35,6 +35,7 @@ OPERATIONS = [
             "Schedule",
             "Observation",
             "QuestionnaireResponse",
+            "Task",
         )
         for path, method in (
             (f"/fhir/R4/{kind}", "GET"),
@@ -43,6 +44,8 @@ OPERATIONS = [
         )
     ),
     ("/fhir/R4/Practitioner/{id}", "GET"),
+    ("/fhir/R4/Observation", "POST"),
+    ("/fhir/R4/", "POST"),
     ("/fhir/R4/Slot", "GET"),
     ("/fhir/R4/Slot/_search", "POST"),
 ]
