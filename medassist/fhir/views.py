@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +19,7 @@ from medassist.access.policies import can
 from medassist.audit.models import Action, Outcome
 from medassist.audit.selectors import visible_audit_events
 from medassist.audit.services import record
+from medassist.clinics.models import Membership
 from medassist.core import clock
 from medassist.encounters.selectors import visible_encounters
 from medassist.fhir.capability import capability_statement
@@ -778,7 +780,17 @@ def _record_observation(actor: Any, resource: dict[str, Any]) -> VitalSign:
 
 
 def _recorded(actor: Any, sign: VitalSign) -> dict[str, Any]:
-    return vital_sign_mapper.to_fhir(visible_vital_signs(actor).get(pk=sign.pk))
+    """The created Observation as read back, from the row just written (its patient and visit
+    are the ones the actor was allowed to record for): one query for the recorder's titles
+    instead of reading the row again through the scoped queryset."""
+    sign.by = actor.user
+    # As the database gives them back (UTC), so the answer equals a later read.
+    for name in ("effective", "created_at", "updated_at"):
+        setattr(sign, name, getattr(sign, name).astimezone(dt.UTC))
+    prefetch_related_objects(
+        [sign.by], Prefetch("memberships", queryset=Membership.objects.filter(active=True))
+    )
+    return vital_sign_mapper.to_fhir(sign)
 
 
 def _fhir_response(request: HttpRequest, data: dict[str, Any], status: int) -> HttpResponse:
