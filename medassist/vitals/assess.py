@@ -68,6 +68,7 @@ class Sitting:
     consciousness: str = ""  # ACVPU; "" = not assessed
     height_cm: Decimal | None = None
     recumbent: bool | None = None  # length lying down (True) or height standing (False)
+    bp_height_cm: Decimal | None = None  # for a child's BP percentile: a recent height will do
     weight_kg: Decimal | None = None
     head_cm: Decimal | None = None
     bmi: Decimal | None = None
@@ -90,11 +91,11 @@ def assess(s: Sitting) -> Assessment:
     if s.systolic is not None and s.diastolic is not None:
         if is_adult:
             out.by_measure["bp"] = adult.blood_pressure_category(s.systolic, s.diastolic)
-        elif s.sex and s.height_cm is not None:
+        elif s.sex and (bp_height := s.bp_height_cm or s.height_cm) is not None:
             bp = pediatric.blood_pressure(
                 age_days=s.age_days,
                 sex=s.sex,
-                height_cm=float(s.height_cm),
+                height_cm=float(bp_height),
                 sbp=s.systolic,
                 dbp=s.diastolic,
             )

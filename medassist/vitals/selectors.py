@@ -183,6 +183,7 @@ def visit_vitals(visit: Encounter) -> VisitVitals:
         VitalSign.objects.filter(
             patient_id=visit.patient_id,
             status=VitalSign.Status.FINAL,
+            encounter__isnull=False,
             effective__lt=signs[0].effective if signs else visit.period_start,
         )
         .exclude(encounter=visit)

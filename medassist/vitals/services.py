@@ -38,6 +38,8 @@ OPEN_STAGES = frozenset(
 # A height this recent stands for an adult's height in BMI (adults' height barely changes;
 # children are measured at the visit).
 ADULT_HEIGHT_FOR_BMI = dt.timedelta(days=365)
+CHILD_HEIGHT_FOR_BMI = dt.timedelta(hours=12)
+CHILD_HEIGHT_FOR_BP = dt.timedelta(days=31)
 RAISED_BP = frozenset({"elevated", "stage1", "stage2", "crisis"})
 
 
@@ -163,21 +165,23 @@ def _previous(patient: Patient, before: dt.datetime) -> dict[str, tuple[Quantity
     return found
 
 
-def _recent_adult_height(patient: Patient, at: dt.datetime) -> Quantity | None:
+def _recent_height(patient: Patient, at: dt.datetime, within: dt.timedelta) -> Quantity | None:
     row = (
         VitalSign.objects.filter(
             patient=patient,
             measure=Measure.HEIGHT,
             status=VitalSign.Status.FINAL,
             effective__lte=at,
-            effective__gte=at - ADULT_HEIGHT_FOR_BMI,
+            effective__gte=at - within,
             value__isnull=False,
         )
         .order_by("-effective")
-        .values_list("value", "unit")
+        .values_list("value", "unit", "details")
         .first()
     )
-    return Quantity(row[0].normalize(), row[1]) if row and row[0] is not None else None
+    if not row or row[0] is None:
+        return None
+    return Quantity(row[0].normalize(), row[1])
 
 
 def _check(
@@ -289,9 +293,17 @@ def _assess(
     entry: VitalsEntry, patient: Patient, age_days: int, taken_at: dt.datetime
 ) -> tuple[Sitting, Assessment]:
     height = entry.height
-    if height is None and entry.weight is not None and age_days >= ADULT_DAYS:
-        height = _recent_adult_height(patient, taken_at)
-    bmi = units.bmi(entry.weight, height) if entry.weight and height else None
+    bmi_height = height
+    if height is None and entry.weight is not None:
+        # An adult's height of the last year stands for today's; a child's only the same day's.
+        within = ADULT_HEIGHT_FOR_BMI if age_days >= ADULT_DAYS else CHILD_HEIGHT_FOR_BMI
+        bmi_height = _recent_height(patient, taken_at, within)
+    bp_height = height or bmi_height
+    if bp_height is None and entry.blood_pressure is not None and age_days < ADULT_DAYS:
+        # A child's blood pressure is read at their height percentile (AAP 2017): a height of
+        # the last month will do when the MA repeats only the pressure.
+        bp_height = _recent_height(patient, taken_at, CHILD_HEIGHT_FOR_BP)
+    bmi = units.bmi(entry.weight, bmi_height) if entry.weight and bmi_height else None
     bp = entry.blood_pressure
     sitting = Sitting(
         age_days=age_days,
@@ -304,7 +316,8 @@ def _assess(
         spo2=entry.spo2,
         on_oxygen=entry.on_oxygen,
         consciousness=entry.consciousness,
-        height_cm=_canonical(height, units.to_cm, 1),
+        height_cm=_canonical(height or bmi_height, units.to_cm, 1),
+        bp_height_cm=_canonical(bp_height, units.to_cm, 1),
         recumbent=entry.recumbent,
         weight_kg=_canonical(entry.weight, units.to_kg, 3),
         head_cm=_canonical(entry.head, units.to_cm, 1),
@@ -592,10 +605,14 @@ def escalate_due(clinic_ids: Iterable[int], *, now: dt.datetime | None = None) -
     escalated = 0
     for clinic_id in clinic_ids:
         after = dt.timedelta(minutes=minutes.get(clinic_id, Policy().escalate_after))
-        escalated += VitalAlert.objects.filter(
+        due = VitalAlert.objects.filter(
             Q(clinic_id=clinic_id, status=VitalAlert.Status.REQUESTED, escalated_at__isnull=True),
             raised_at__lte=now - after,
-        ).update(escalated_at=now, updated_at=now)
+        )
+        # Read first: polls run this every few seconds, and a write (even of no rows) would
+        # take SQLite's write lock each time.
+        if due.exists():
+            escalated += due.update(escalated_at=now, updated_at=now)
     return escalated
 
 

@@ -251,3 +251,46 @@ def test_vitals_are_refused_once_the_visit_is_over(cast, actor_of):
             encounter=visit,
             entry=VitalsEntry(heart_rate=80),
         )
+
+
+def test_the_escalate_command_escalates_overdue_alerts(cast, actor_of):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    visit = adult_visit(cast)
+    out = services.record_vitals(
+        actor=actor_of(cast.alice),
+        patient=visit.patient,
+        encounter=visit,
+        entry=VitalsEntry(spo2=84),
+    )
+    VitalAlert.objects.filter(pk=out.alerts[0].pk).update(
+        raised_at=clock.now() - dt.timedelta(minutes=11)
+    )
+    text = StringIO()
+    call_command("vitals", "escalate", stdout=text)
+    assert text.getvalue().strip() == "1 alert escalated"
+    assert VitalAlert.objects.get().escalated_at is not None
+
+
+def test_a_childs_repeat_bp_is_read_at_the_height_measured_this_month(cast, actor_of):
+    today = clock.today()
+    visit = roomed_visit(cast, birth_date=today.replace(year=today.year - 8), family="Lee")
+    alice = actor_of(cast.alice)
+    services.record_vitals(
+        actor=alice,
+        patient=visit.patient,
+        encounter=visit,
+        entry=VitalsEntry(height=units.length(centimetres=Decimal("128.0")), recumbent=False),
+    )
+    out = services.record_vitals(
+        actor=alice,
+        patient=visit.patient,
+        encounter=visit,
+        entry=VitalsEntry(blood_pressure=BloodPressure(124, 70)),
+    )
+    bp = out.signs[0]
+    assert "AAP" in bp.source or "Flynn" in bp.source
+    assert bp.category in ("elevated", "stage1", "stage2")
+    assert bp.details["pediatric"]["height_percentile"] is not None
