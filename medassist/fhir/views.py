@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
@@ -759,6 +759,13 @@ def _record_observation(actor: Any, resource: dict[str, Any]) -> VitalSign:
                 "(of this patient)",
                 expression=["Observation.encounter"],
             )
+    if posted.identifier and (
+        existing := VitalSign.objects.filter(
+            patient=patient, source_identifier=posted.identifier
+        ).first()
+    ):
+        existing.replayed = True  # type: ignore[attr-defined]
+        return existing  # the same observation sent again: answered, not stored twice
     entry = posted.entry
     if posted.provenance:
         entry = dataclasses.replace(entry, details={posted.measure: {"fhir": posted.provenance}})
@@ -771,6 +778,10 @@ def _record_observation(actor: Any, resource: dict[str, Any]) -> VitalSign:
             accept_improbable=True,
             channel="fhir",
         )
+    except IntegrityError:  # the same identifier, sent twice at once: the other one won
+        existing = VitalSign.objects.get(patient=patient, source_identifier=posted.identifier)
+        existing.replayed = True  # type: ignore[attr-defined]
+        return existing
     except ValidationError as exc:
         messages = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         raise refusal(messages, posted) from None
@@ -783,6 +794,8 @@ def _recorded(actor: Any, sign: VitalSign) -> dict[str, Any]:
     """The created Observation as read back, from the row just written (its patient and visit
     are the ones the actor was allowed to record for): one query for the recorder's titles
     instead of reading the row again through the scoped queryset."""
+    if getattr(sign, "replayed", False):
+        return vital_sign_mapper.to_fhir(visible_vital_signs(actor).get(pk=sign.pk))
     sign.by = actor.user
     # As the database gives them back (UTC), so the answer equals a later read.
     for name in ("effective", "created_at", "updated_at"):
@@ -813,7 +826,7 @@ def create_observation(request: HttpRequest) -> HttpResponse:
     with transaction.atomic():
         sign = _record_observation(actor, resource)
     created = _recorded(actor, sign)
-    response = _fhir_response(request, created, 201)
+    response = _fhir_response(request, created, 200 if getattr(sign, "replayed", False) else 201)
     response["Location"] = f"{base_url(request)}Observation/{created['id']}"
     return response
 
@@ -851,12 +864,12 @@ def _entry_problem(i: int, entry: Any, base: str) -> FhirError | None:
     return None
 
 
-def _answer(base: str, sign_fhir: dict[str, Any]) -> dict[str, Any]:
+def _answer(base: str, sign_fhir: dict[str, Any], replayed: bool = False) -> dict[str, Any]:
     return {
         "fullUrl": f"{base}Observation/{sign_fhir['id']}",
         "resource": sign_fhir,
         "response": {
-            "status": "201 Created",
+            "status": "200 OK" if replayed else "201 Created",
             "location": f"Observation/{sign_fhir['id']}",
             "lastModified": sign_fhir["meta"]["lastUpdated"],
         },
@@ -904,13 +917,18 @@ def post_bundle(request: HttpRequest) -> HttpResponse:
                     raise FhirError(
                         403, f"Bundle.entry[{i}]: {exc}", expression=[f"Bundle.entry[{i}]"]
                     ) from None
-        answers = [_answer(base, _recorded(actor, sign)) for sign in signs]
+        answers = [
+            _answer(base, _recorded(actor, sign), getattr(sign, "replayed", False))
+            for sign in signs
+        ]
     else:
         for i, entry in enumerate(entries):
             try:
                 with transaction.atomic():
                     sign = _record_observation(actor, entry["resource"])
-                answers.append(_answer(base, _recorded(actor, sign)))
+                answers.append(
+                    _answer(base, _recorded(actor, sign), getattr(sign, "replayed", False))
+                )
             except (FhirError, PermissionDenied) as exc:
                 error = (
                     exc

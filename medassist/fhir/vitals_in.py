@@ -214,6 +214,8 @@ class Posted:
     paths: dict[str, str] = field(default_factory=dict)
     # What the measurement does not hold, kept with it (VitalSign.details["fhir"]).
     provenance: dict[str, Any] = field(default_factory=dict)
+    # Observation.identifier[0] as "system|value": the same one sent again is the same reading.
+    identifier: str = ""
 
 
 def _fail(path: str, problem: str) -> FhirError:
@@ -466,8 +468,19 @@ def parse_observation(resource: Mapping[str, Any]) -> Posted:
         posted.paths[measure] = path
         value, unit = _quantity(resource, root, measure, UNITS[measure])
         entry = _entry(measure, value, unit, codes, resource, posted)
-    posted.entry = dataclasses.replace(entry, taken_at=taken_at)
+    posted.identifier = _identifier(resource)
+    posted.entry = dataclasses.replace(
+        entry, taken_at=taken_at, source_identifier=posted.identifier
+    )
     return posted
+
+
+def _identifier(resource: Mapping[str, Any]) -> str:
+    """The first business identifier with a value, as "system|value" (FHIR token form)."""
+    for ident in resource.get("identifier") or []:
+        if isinstance(ident, dict) and ident.get("value"):
+            return f"{ident.get('system') or ''}|{ident['value']}"[:300]
+    return ""
 
 
 def _entry(

@@ -14,6 +14,8 @@ Which authority, by age on the day measured:
   categories below.
 """
 
+import datetime as dt
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,9 +23,17 @@ from typing import Any
 from medassist.vitals import adult, growth, pediatric
 from medassist.vitals.interpretation import Flag, Interpretation, Source
 
-ADULT_DAYS = 18 * 365.25  # 18 years, the ACC/AHA guideline's adults
-NEWS2_MIN_DAYS = 16 * 365.25  # RCP 2017: NEWS2 is for patients aged 16 and over
-GROWTH_MAX_DAYS = 20 * 365.25  # CDC 2000 charts end at 20 years
+ADULT_YEARS = 18  # the ACC/AHA guideline's adults
+NEWS2_MIN_YEARS = 16  # RCP 2017: NEWS2 is for patients aged 16 and over
+GROWTH_MAX_YEARS = 20  # CDC 2000 charts end at 20 years
+ADULT_DAYS = ADULT_YEARS * 365.25  # for callers with an age in days only
+
+
+def completed_years(birth: dt.date, day: dt.date) -> int:
+    """Age in completed years by the calendar, as guidelines mean it (an 18th birthday makes an
+    adult that day; 365.25-day years would wait a day after some birthdays)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
 
 # Adult BMI categories (CDC, "Adult BMI Categories", and WHO Technical Report Series 894, 2000).
 ADULT_BMI_SOURCE = Source(
@@ -58,6 +68,7 @@ class Sitting:
 
     age_days: int
     sex: str  # "male", "female" or "" (no sex-specific chart)
+    age_years: int | None = None  # completed years by the calendar (else from age_days)
     systolic: int | None = None  # the sitting's average of its readings
     diastolic: int | None = None
     heart_rate: int | None = None
@@ -85,12 +96,34 @@ class Assessment:
     pals_hypotension: bool = False
 
 
+# ACC/AHA 2017 grades only raised pressure: a low one reads "Normal" there. Low systolic
+# pressure is read on the NEWS2 systolic bands instead (RCP 2017: 91-100 scores 2, 90 or less
+# scores 3, a red score).
+LOW_SYSTOLIC_MAX = 100
+
+
+def _adult_bp(sbp: int, dbp: int) -> Interpretation:
+    if sbp <= LOW_SYSTOLIC_MAX:
+        score = adult.parameter_score("systolic_bp", sbp)
+        return Interpretation(
+            flag=Flag.CRITICAL_LOW if score == 3 else Flag.LOW,
+            text=f"Low blood pressure: systolic {sbp} mmHg (NEWS2 score {score})",
+            source=adult.NEWS2_SOURCE,
+            low=Decimal(111),
+            high=Decimal(219),
+            unit="mm[Hg]",
+            category=f"news2-{score}",
+        )
+    return adult.blood_pressure_category(sbp, dbp)
+
+
 def assess(s: Sitting) -> Assessment:
     out = Assessment()
-    is_adult = s.age_days >= ADULT_DAYS
+    years = s.age_years if s.age_years is not None else math.floor(s.age_days / 365.25)
+    is_adult = years >= ADULT_YEARS
     if s.systolic is not None and s.diastolic is not None:
         if is_adult:
-            out.by_measure["bp"] = adult.blood_pressure_category(s.systolic, s.diastolic)
+            out.by_measure["bp"] = _adult_bp(s.systolic, s.diastolic)
         elif s.sex and (bp_height := s.bp_height_cm or s.height_cm) is not None:
             bp = pediatric.blood_pressure(
                 age_days=s.age_days,
@@ -98,12 +131,13 @@ def assess(s: Sitting) -> Assessment:
                 height_cm=float(bp_height),
                 sbp=s.systolic,
                 dbp=s.diastolic,
+                years=years,
             )
             if bp is not None:
                 out.pediatric_bp = bp
                 out.by_measure["bp"] = bp.interpretation
         if not is_adult:
-            out.pals_hypotension = pediatric.pals_hypotension(s.age_days, s.systolic)
+            out.pals_hypotension = pediatric.pals_hypotension(s.age_days, s.systolic, years=years)
     if s.heart_rate is not None:
         hr = None if is_adult else pediatric.heart_rate(s.age_days, s.heart_rate)
         out.by_measure["heart_rate"] = hr or adult.heart_rate(s.heart_rate)
@@ -114,9 +148,9 @@ def assess(s: Sitting) -> Assessment:
         out.by_measure["temperature"] = adult.temperature(float(s.temperature_c))
     if s.spo2 is not None:
         out.by_measure["spo2"] = adult.spo2(s.spo2, s.on_oxygen)
-    if s.bmi is not None and s.age_days >= GROWTH_MAX_DAYS:
+    if s.bmi is not None and years >= GROWTH_MAX_YEARS:
         out.by_measure["bmi"] = adult_bmi(s.bmi)
-    if s.sex and s.age_days < GROWTH_MAX_DAYS:
+    if s.sex and years < GROWTH_MAX_YEARS:
         _growth(s, out)
     resp, spo2, sbp, pulse, temp = (
         s.respiratory_rate,
@@ -126,7 +160,7 @@ def assess(s: Sitting) -> Assessment:
         s.temperature_c,
     )
     if (
-        s.age_days >= NEWS2_MIN_DAYS
+        years >= NEWS2_MIN_YEARS
         and s.consciousness
         and resp is not None
         and spo2 is not None

@@ -139,6 +139,9 @@ class VitalSign(PublicModel):
     percentile = models.FloatField(null=True, blank=True)
     z = models.FloatField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)
+    # The sender's identifier ("system|value") of an observation received from another system:
+    # the same one sent again is the same observation, not a second reading.
+    source_identifier = models.CharField(max_length=300, blank=True)
     # An adult's raised blood pressure is measured again after a rest (ACC/AHA 2017 §4.1).
     repeat_due_at = models.DateTimeField(null=True, blank=True)
     by = models.ForeignKey(
@@ -150,6 +153,13 @@ class VitalSign(PublicModel):
         indexes = [
             models.Index(fields=["patient", "measure", "-effective"]),
             models.Index(fields=["encounter", "measure"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "source_identifier"],
+                condition=~models.Q(source_identifier=""),
+                name="one_sign_per_source_identifier",
+            )
         ]
 
     def __str__(self) -> str:

@@ -446,16 +446,23 @@ def _reason(category: str, value: float, t: BPThresholds, adult: bool, rules: BP
 
 
 def blood_pressure(
-    *, age_days: float, sex: str, height_cm: float, sbp: float, dbp: float
+    *,
+    age_days: float,
+    sex: str,
+    height_cm: float,
+    sbp: float,
+    dbp: float,
+    years: int | None = None,
 ) -> PediatricBP | None:
     """AAP 2017 blood-pressure category for ages 1 to < 18 years (None outside).
 
     Row = completed years of age; column = the nearest height-percentile column to the
     child's CDC 2000 height percentile. SBP and DBP are classified separately and the higher
-    category applies (Flynn 2017, Table 3 footnote)."""
+    category applies (Flynn 2017, Table 3 footnote). `years`: completed years by the calendar
+    when the caller knows the birth date (else from age_days)."""
     _check_age(age_days)
     growth.sex_code(sex)  # an unknown sex is an error, not "no table"
-    years = completed_years(age_days)
+    years = completed_years(age_days) if years is None else years
     if not BP_MIN_YEARS <= years < BP_MAX_YEARS_EXCLUSIVE:
         return None
     hp = height_percentile(age_days=age_days, sex=sex, height_cm=height_cm)
@@ -518,14 +525,14 @@ def blood_pressure(
 PALS_NEONATE_DAYS = 28
 
 
-def pals_hypotension_threshold(age_days: float) -> float:
+def pals_hypotension_threshold(age_days: float, *, years: int | None = None) -> float:
     """The SBP (mmHg) below which PALS calls the child hypotensive. "Age in years" is
     completed years (1 y = 365.25 days), so the threshold rises 2 mmHg at each birthday and
     reaches 90 mmHg at 10 years, where the "over 10 years" rule takes over unchanged."""
     _check_age(age_days)
     if age_days < PALS_NEONATE_DAYS:
         return 60
-    years = completed_years(age_days)
+    years = completed_years(age_days) if years is None else years
     if years < 1:
         return 70
     if years <= 10:
@@ -533,5 +540,5 @@ def pals_hypotension_threshold(age_days: float) -> float:
     return 90
 
 
-def pals_hypotension(age_days: float, sbp: float) -> bool:
-    return sbp < pals_hypotension_threshold(age_days)
+def pals_hypotension(age_days: float, sbp: float, *, years: int | None = None) -> bool:
+    return sbp < pals_hypotension_threshold(age_days, years=years)

@@ -26,7 +26,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from medassist.vitals import growth, units
-from medassist.vitals.assess import ADULT_DAYS
+from medassist.vitals.assess import ADULT_YEARS, completed_years
 from medassist.vitals.models import Measure
 
 WIDTH = 760
@@ -800,7 +800,7 @@ def growth_charts(
 
     today = today or clock.today()
     age_days = (today - patient.birth_date).days
-    if age_days < 0 or age_days >= ADULT_DAYS:
+    if age_days < 0 or completed_years(patient.birth_date, today) >= ADULT_YEARS:
         return []
     sex = sex_for_charts(patient)
     if sex not in ("male", "female"):

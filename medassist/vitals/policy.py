@@ -84,6 +84,9 @@ class Measured:
     news2_total: int | None = None
     news2_red: tuple[str, ...] = ()  # NEWS2 parameters that scored 3
     interpretations: Mapping[str, Interpretation] | None = None
+    # Measurements read on a NEWS2 band that scored 3 (red), for patients of NEWS2 age, when
+    # the set is not complete enough for an aggregate: a single red value still alerts.
+    red_readings: tuple[str, ...] = ()
 
 
 # Which measurement a NEWS2 parameter is (the alert's focus).
@@ -169,6 +172,12 @@ def critical_triggers(policy: Policy, m: Measured) -> list[Trigger]:
                     f"NEWS2 {m.news2_total} with a red score (3) in: {names}",
                 )
             )
+    elif policy.news2_single_red and m.red_readings and m.interpretations:
+        covered = {t.measure for t in fired}
+        for measure in m.red_readings:
+            reading = m.interpretations[measure]
+            if measure not in covered:
+                fired.append(Trigger("news2_red", measure, f"{reading.text}: a red score"))
     return fired
 
 

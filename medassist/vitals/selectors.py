@@ -21,7 +21,7 @@ from medassist.core import clock
 from medassist.encounters.models import Encounter
 from medassist.patients.models import Patient
 from medassist.vitals import units
-from medassist.vitals.assess import ADULT_DAYS, Sitting, assess
+from medassist.vitals.assess import ADULT_YEARS, Sitting, assess, completed_years
 from medassist.vitals.interpretation import Interpretation
 from medassist.vitals.models import Measure, VitalAlert, VitalSet, VitalSign
 from medassist.vitals.services import sex_for_charts
@@ -156,7 +156,7 @@ def visit_vitals(visit: Encounter) -> VisitVitals:
         rows=rows,
         latest=latest,
         blood_pressures=bps,
-        age_days=(clock.today() - visit.patient.birth_date).days,
+        age_days=(_visit_day(visit) - visit.patient.birth_date).days,
     )
     if len(bps) >= 2:
         sbp = round(statistics.mean(int(r.sign.value or 0) for r in bps))
@@ -167,6 +167,7 @@ def visit_vitals(visit: Encounter) -> VisitVitals:
         out.average_bp_reading = assess(
             Sitting(
                 age_days=out.age_days,
+                age_years=completed_years(patient.birth_date, _visit_day(visit)),
                 sex=sex_for_charts(patient),
                 systolic=sbp,
                 diastolic=dbp,
@@ -205,6 +206,11 @@ def visit_vitals(visit: Encounter) -> VisitVitals:
     return out
 
 
+def _visit_day(visit: Encounter) -> dt.date:
+    """The visit's day: ages on the flowsheet are the patient's age then, not today."""
+    return clock.localtime(visit.period_start).date()
+
+
 def _q(sign: VitalSign) -> units.Quantity:
     return units.Quantity((sign.value or Decimal(0)).normalize(), sign.unit)
 
@@ -213,10 +219,11 @@ def _q(sign: VitalSign) -> units.Quantity:
 
 
 def alerts_for(actor: Actor) -> QuerySet[VitalAlert]:
-    """The open alerts this actor must act on: their own; for a provider, those with no owner
-    at their clinics; for a manager, those escalated at their clinics."""
-    mine = Q(owner_id=actor.user_id)
-    unowned = Q(owner__isnull=True, clinic_id__in=actor.clinics_with(Permission.ACKNOWLEDGE_ALERT))
+    """The open alerts this actor must act on: their own (at clinics where they still work);
+    for a provider, those with no owner at their clinics; for a manager, those escalated at
+    their clinics."""
+    mine = Q(owner_id=actor.user_id, clinic_id__in=actor.clinics_with(Permission.ACKNOWLEDGE_ALERT))
+    unowned = Q(owner__isnull=True, clinic_id__in=actor.clinics_with(Permission.SEE_PATIENT))
     escalated = Q(
         escalated_at__isnull=False,
         clinic_id__in=actor.clinics_with(Permission.MANAGE_VITALS_POLICY),
@@ -386,7 +393,7 @@ def patient_trends(actor: Actor, patient_public_id: uuid.UUID | str) -> tuple[Pa
         ]
         last = rows[-1]
         band = None
-        growing = m in _GROWING and (clock.today() - patient.birth_date).days < ADULT_DAYS
+        growing = m in _GROWING and is_child(patient)
         if (
             not growing
             and last.range_low is not None
@@ -424,4 +431,4 @@ _GROWING = frozenset({Measure.WEIGHT, Measure.HEIGHT, Measure.HEAD, Measure.BMI}
 
 
 def is_child(patient: Patient) -> bool:
-    return (clock.today() - patient.birth_date).days < ADULT_DAYS
+    return completed_years(patient.birth_date, clock.today()) < ADULT_YEARS

@@ -6,6 +6,7 @@ must be confirmed), then the interpretation for the patient's age, then the clin
 critical-value policy, all in one transaction with the audit entries. Nothing is half-saved.
 """
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,8 +25,15 @@ from medassist.audit.services import record
 from medassist.core import clock
 from medassist.encounters.models import Encounter
 from medassist.patients.models import Patient
-from medassist.vitals import plausibility, units
-from medassist.vitals.assess import ADULT_DAYS, Assessment, Sitting, assess
+from medassist.vitals import adult, plausibility, units
+from medassist.vitals.assess import (
+    ADULT_YEARS,
+    NEWS2_MIN_YEARS,
+    Assessment,
+    Sitting,
+    assess,
+    completed_years,
+)
 from medassist.vitals.interpretation import Interpretation
 from medassist.vitals.models import Measure, VitalAlert, VitalSet, VitalSign, VitalsPolicy
 from medassist.vitals.policy import Measured, Policy, Trigger, critical_triggers
@@ -41,6 +49,9 @@ ADULT_HEIGHT_FOR_BMI = dt.timedelta(days=365)
 CHILD_HEIGHT_FOR_BMI = dt.timedelta(hours=12)
 CHILD_HEIGHT_FOR_BP = dt.timedelta(days=31)
 RAISED_BP = frozenset({"elevated", "stage1", "stage2", "crisis"})
+# Critical values call the provider only when measured within this long (a record sent in from
+# another system about last year is flagged, but it is not an emergency now).
+ALERT_WINDOW = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,9 @@ class VitalsEntry:
     # What an adapter keeps with a measurement beyond the value, by measure (the FHIR create
     # keeps the sender's extra codes, period end and notes): merged into VitalSign.details.
     details: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The sender's identifier of the measurement ("system|value"), kept on its row: the same
+    # one received again is refused by a unique constraint (the adapter answers with the first).
+    source_identifier: str = ""
 
     def quantities(self) -> dict[str, Quantity]:
         """The values as plausibility.check() reads them."""
@@ -191,10 +205,21 @@ def _check(
     previous: dict[str, tuple[Quantity, dt.datetime]],
     now: dt.datetime,
 ) -> tuple[list[plausibility.Finding], list[plausibility.Finding]]:
-    findings = plausibility.check(entry.quantities(), age_days=age_days, previous=previous, now=now)
+    values = entry.quantities()
+    findings = plausibility.check(values, age_days=age_days, previous=previous, now=now)
     refused = [f for f in findings if f.level == "refuse"]
-    to_confirm = [f for f in findings if f.level == "confirm"]
+    # What the MA confirms is this value of this measure: change the value and she is asked
+    # again (a code alone would carry a confirmation over to a different number).
+    to_confirm = [
+        dataclasses.replace(f, code=f"{f.measure}:{f.code}:{_token_value(values.get(f.measure))}")
+        for f in findings
+        if f.level == "confirm"
+    ]
     return refused, to_confirm
+
+
+def _token_value(q: Quantity | None) -> str:
+    return "" if q is None else f"{q.value.normalize():f}{q.unit}"
 
 
 def record_vitals(
@@ -223,7 +248,9 @@ def record_vitals(
     taken_at = entry.taken_at or now
     if taken_at > now + dt.timedelta(minutes=5):
         raise ValidationError({"effective": "The time measured is in the future."})
-    age_days = (clock.localtime(taken_at).date() - patient.birth_date).days
+    day = clock.localtime(taken_at).date()
+    age_days = (day - patient.birth_date).days
+    age_years = completed_years(patient.birth_date, day)
     if age_days < 0:
         raise ValidationError({"effective": "The time measured is before the patient's birth."})
     refused, to_confirm = _check(
@@ -234,7 +261,7 @@ def record_vitals(
     pending = [f for f in to_confirm if f.code not in set(confirmed)]
     if pending and not accept_improbable:
         return Outcome(to_confirm=pending)
-    sitting, assessment = _assess(entry, patient, age_days, taken_at)
+    sitting, assessment = _assess(entry, patient, age_days, age_years, taken_at)
     news2 = assessment.news2
     with transaction.atomic():
         policy = clinic_policy(clinic_id)
@@ -254,12 +281,15 @@ def record_vitals(
             news2_risk=news2.clinical_risk if news2 else "",
             news2_response=news2.response if news2 else "",
         )
+        recent = now - taken_at <= ALERT_WINDOW
         writer = _Writer(actor, vital_set, patient, encounter)
         writer.build(entry, sitting, assessment, to_confirm if accept_improbable else [])
-        if encounter is not None and entry.blood_pressure is not None:
-            _time_the_repeat(writer, encounter, age_days, policy)
+        if encounter is not None and entry.blood_pressure is not None and recent:
+            _time_the_repeat(writer, encounter, age_years, policy)
         writer.save()
-        triggers = critical_triggers(policy, _measured(sitting, assessment))
+        # A reading taken long ago (a record sent in from elsewhere) is flagged but calls
+        # nobody: the alert is for what is happening to the patient now.
+        triggers = critical_triggers(policy, _measured(sitting, assessment)) if recent else []
         alerts = [_raise(actor, writer, t) for t in triggers]
         record(
             actor,
@@ -267,7 +297,9 @@ def record_vitals(
             "Observation",
             patient=patient,
             clinic_id=clinic_id,
-            entity_id=str(vital_set.public_id),
+            # The first observation's id (the one a FHIR client was answered with); the
+            # description names every measurement of the sitting.
+            entity_id=str(writer.signs[0].public_id),
             description=(
                 f"vital signs: {', '.join(s.measure for s in writer.signs)}"
                 + (f"; {len(alerts)} critical" if alerts else "")
@@ -290,16 +322,16 @@ def _by_field(findings: list[plausibility.Finding]) -> dict[str, list[str]]:
 
 
 def _assess(
-    entry: VitalsEntry, patient: Patient, age_days: int, taken_at: dt.datetime
+    entry: VitalsEntry, patient: Patient, age_days: int, age_years: int, taken_at: dt.datetime
 ) -> tuple[Sitting, Assessment]:
     height = entry.height
     bmi_height = height
     if height is None and entry.weight is not None:
         # An adult's height of the last year stands for today's; a child's only the same day's.
-        within = ADULT_HEIGHT_FOR_BMI if age_days >= ADULT_DAYS else CHILD_HEIGHT_FOR_BMI
+        within = ADULT_HEIGHT_FOR_BMI if age_years >= ADULT_YEARS else CHILD_HEIGHT_FOR_BMI
         bmi_height = _recent_height(patient, taken_at, within)
     bp_height = height or bmi_height
-    if bp_height is None and entry.blood_pressure is not None and age_days < ADULT_DAYS:
+    if bp_height is None and entry.blood_pressure is not None and age_years < ADULT_YEARS:
         # A child's blood pressure is read at their height percentile (AAP 2017): a height of
         # the last month will do when the MA repeats only the pressure.
         bp_height = _recent_height(patient, taken_at, CHILD_HEIGHT_FOR_BP)
@@ -307,6 +339,7 @@ def _assess(
     bp = entry.blood_pressure
     sitting = Sitting(
         age_days=age_days,
+        age_years=age_years,
         sex=sex_for_charts(patient),
         systolic=bp.systolic if bp else None,
         diastolic=bp.diastolic if bp else None,
@@ -332,7 +365,15 @@ def _canonical(q: Quantity | None, convert: Any, places: int) -> Decimal | None:
 
 def _measured(s: Sitting, a: Assessment) -> Measured:
     news2 = a.news2
+    red: tuple[str, ...] = ()
+    if news2 is None and (s.age_years or 0) >= NEWS2_MIN_YEARS:
+        red = tuple(
+            m
+            for m, i in a.by_measure.items()
+            if i.flag.is_critical and i.source == adult.NEWS2_SOURCE
+        )
     return Measured(
+        red_readings=red,
         age_days=s.age_days,
         systolic=s.systolic,
         diastolic=s.diastolic,
@@ -481,6 +522,10 @@ class _Writer:
                 absent_reason=r.absent_reason,
                 details={"reported": True},
             )
+        if e.source_identifier:
+            primary = next((s for s in self.signs if not s.details.get("computed")), None)
+            if primary is not None:
+                primary.source_identifier = e.source_identifier[:300]
         if warnings:
             text = "Accepted without confirmation: " + "; ".join(w.message for w in warnings)
             for sign in self.signs:
@@ -504,7 +549,7 @@ def _pediatric_details(bp: Any) -> dict[str, Any]:
     }
 
 
-def _time_the_repeat(writer: _Writer, encounter: Encounter, age_days: int, policy: Policy) -> None:
+def _time_the_repeat(writer: _Writer, encounter: Encounter, age_years: int, policy: Policy) -> None:
     """An adult's raised first blood pressure is measured again after a rest: the board shows a
     timer until then. A later reading at the visit ends the timer. (Before the new rows are
     saved: one query when there is no earlier reading.)"""
@@ -518,7 +563,7 @@ def _time_the_repeat(writer: _Writer, encounter: Encounter, age_days: int, polic
         if timed := [pk for pk, due in earlier if due is not None]:
             VitalSign.objects.filter(pk__in=timed).update(repeat_due_at=None)
         return
-    if age_days >= ADULT_DAYS and bp.category in RAISED_BP:
+    if age_years >= ADULT_YEARS and bp.category in RAISED_BP:
         bp.repeat_due_at = bp.effective + dt.timedelta(minutes=policy.bp_repeat_after)
 
 
@@ -551,11 +596,13 @@ def _raise(actor: Actor, writer: _Writer, trigger: Trigger) -> VitalAlert:
 
 
 def may_acknowledge(actor: Actor, alert: VitalAlert) -> bool:
-    """The visit's provider acknowledges; so may any provider of the clinic when the alert has
-    no owner, and the clinic manager once it has escalated."""
+    """The visit's provider acknowledges; any provider of the clinic when the alert has no
+    owner (a value sent in without a visit); the clinic manager only once it has escalated."""
     if not can(actor, Permission.ACKNOWLEDGE_ALERT, alert):
         return False
-    if alert.owner_id is None or alert.owner_id == actor.user_id:
+    if alert.owner_id is not None and alert.owner_id == actor.user_id:
+        return True
+    if alert.owner_id is None and can(actor, Permission.SEE_PATIENT, alert):
         return True
     return alert.escalated_at is not None and can(actor, Permission.MANAGE_VITALS_POLICY, alert)
 

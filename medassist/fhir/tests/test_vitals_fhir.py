@@ -576,3 +576,34 @@ def test_a_time_out_of_reach_is_refused_not_a_server_error(cast, api_as, when):
     found = issue(post(api_as("alice"), "/fhir/R4/Observation", sent), 422)
     assert found["expression"] == ["Observation.effectiveDateTime"]
     assert nothing_stored()
+
+
+def test_the_same_observation_sent_again_is_answered_not_stored_twice(cast, api_as):
+    visit = roomed_visit(cast)
+    alice = api_as("alice")
+    sent = blood_pressure(
+        visit.patient,
+        192,
+        126,
+        identifier=[{"system": "urn:oid:1.2.3.4", "value": "bp-0001"}],
+        encounter={"reference": f"Encounter/{visit.public_id}"},
+    )
+    first = post(alice, "/fhir/R4/Observation", sent)
+    again = post(alice, "/fhir/R4/Observation", sent)
+    assert first.status_code == 201, first.content
+    assert again.status_code == 200, again.content
+    assert again.json()["id"] == first.json()["id"]
+    assert VitalSign.objects.count() == 1 and VitalAlert.objects.count() == 1
+    # Without an identifier the server cannot tell a resend from a second reading.
+    del sent["identifier"]
+    assert post(alice, "/fhir/R4/Observation", sent).status_code == 201
+    assert VitalSign.objects.count() == 2
+
+
+def test_an_observation_from_years_ago_is_stored_flagged_without_a_task(cast, api_as):
+    visit = roomed_visit(cast)
+    sent = blood_pressure(visit.patient, 210, 125, effectiveDateTime="2019-03-01T10:00:00Z")
+    created = post(api_as("alice"), "/fhir/R4/Observation", sent)
+    assert created.status_code == 201, created.content
+    assert created.json()["interpretation"][0]["coding"][0]["code"] == "HH"
+    assert not VitalAlert.objects.exists()

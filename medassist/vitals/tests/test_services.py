@@ -294,3 +294,116 @@ def test_a_childs_repeat_bp_is_read_at_the_height_measured_this_month(cast, acto
     assert "AAP" in bp.source or "Flynn" in bp.source
     assert bp.category in ("elevated", "stage1", "stage2")
     assert bp.details["pediatric"]["height_percentile"] is not None
+
+
+@pytest.mark.parametrize(
+    ("entry", "measure"),
+    [
+        (VitalsEntry(heart_rate=32), "heart_rate"),  # NEWS2 pulse <= 40 scores 3
+        (VitalsEntry(heart_rate=170), "heart_rate"),  # >= 131 scores 3
+        (VitalsEntry(respiratory_rate=6), "respiratory_rate"),  # <= 8 scores 3
+        (VitalsEntry(respiratory_rate=30), "respiratory_rate"),  # >= 25 scores 3
+        (VitalsEntry(temperature=units.temperature(Decimal("34.8"), units.CEL)), "temperature"),
+        (VitalsEntry(blood_pressure=BloodPressure(86, 50)), "bp"),  # SBP <= 90 scores 3
+    ],
+)
+def test_an_adults_single_red_value_alerts_without_a_full_news2_set(cast, actor_of, entry, measure):
+    visit = adult_visit(cast)
+    alice = actor_of(cast.alice)
+    out = services.record_vitals(actor=alice, patient=visit.patient, encounter=visit, entry=entry)
+    if out.to_confirm:  # an improbable value: the MA re-measures and confirms it
+        out = services.record_vitals(
+            actor=alice,
+            patient=visit.patient,
+            encounter=visit,
+            entry=entry,
+            confirmed=[f.code for f in out.to_confirm],
+        )
+    assert out.vital_set is not None and out.vital_set.news2_total is None
+    assert [(a.trigger, a.sign.measure) for a in out.alerts] == [("news2_red", measure)]
+
+
+def test_adult_low_blood_pressure_is_flagged_low_not_normal(cast, actor_of):
+    visit = adult_visit(cast)
+    out = services.record_vitals(
+        actor=actor_of(cast.alice),
+        patient=visit.patient,
+        encounter=visit,
+        entry=VitalsEntry(blood_pressure=BloodPressure(96, 58)),  # NEWS2 91-100 scores 2
+    )
+    assert out.signs[0].flag == "L" and "Low blood pressure" in out.signs[0].interpretation
+    assert out.alerts == []
+
+
+def test_a_reading_from_long_ago_is_flagged_but_calls_nobody(cast, actor_of):
+    from medassist.patients.tests.factories import make_patient
+
+    patient = make_patient(cast.north, family="Archive", birth_date=dt.date(1950, 1, 1))
+    out = services.record_vitals(
+        actor=actor_of(cast.alice),
+        patient=patient,
+        entry=VitalsEntry(
+            blood_pressure=BloodPressure(210, 125), taken_at=clock.now() - dt.timedelta(days=400)
+        ),
+        accept_improbable=True,
+        channel="fhir",
+    )
+    assert out.signs[0].flag == "HH" and out.alerts == []
+
+
+def test_the_18th_birthday_makes_an_adult_that_day(cast, actor_of):
+    today = clock.today()
+    born = dt.date(today.year - 18, today.month, min(today.day, 28))
+    if born > today.replace(year=today.year - 18):  # pragma: no cover - near month ends
+        born = born.replace(day=born.day - 1)
+    visit = roomed_visit(cast, birth_date=born, family="Birthday")
+    out = services.record_vitals(
+        actor=actor_of(cast.alice),
+        patient=visit.patient,
+        encounter=visit,
+        entry=VitalsEntry(blood_pressure=BloodPressure(134, 70)),
+    )
+    assert "ACC/AHA" in out.signs[0].source and out.signs[0].category == "stage1"
+
+
+def test_a_confirmation_is_for_that_value_only(cast, actor_of):
+    visit = adult_visit(cast)
+    alice = actor_of(cast.alice)
+    services.record_vitals(
+        actor=alice,
+        patient=visit.patient,
+        encounter=visit,
+        entry=VitalsEntry(weight=units.weight(kilograms=Decimal("80"))),
+    )
+    asked = services.record_vitals(
+        actor=alice,
+        patient=visit.patient,
+        encounter=visit,
+        entry=VitalsEntry(weight=units.weight(kilograms=Decimal("60"))),
+    )
+    other = services.record_vitals(
+        actor=alice,
+        patient=visit.patient,
+        encounter=visit,
+        entry=VitalsEntry(weight=units.weight(kilograms=Decimal("58"))),
+        confirmed=[f.code for f in asked.to_confirm],
+    )
+    assert other.vital_set is None and other.to_confirm  # 58 kg was not what she confirmed
+
+
+def test_the_manager_cannot_silence_an_unowned_alert_before_it_escalates(cast, actor_of):
+    from medassist.patients.tests.factories import make_patient
+
+    patient = make_patient(cast.north, family="Posted", birth_date=dt.date(1950, 1, 1))
+    out = services.record_vitals(
+        actor=actor_of(cast.alice),
+        patient=patient,
+        entry=VitalsEntry(spo2=84),
+        accept_improbable=True,
+        channel="fhir",
+    )
+    alert = out.alerts[0]
+    assert alert.owner_id is None
+    assert not services.may_acknowledge(actor_of(cast.dana), alert)
+    assert not services.may_acknowledge(actor_of(cast.frank), alert)  # another clinic
+    assert services.may_acknowledge(actor_of(cast.bob), alert)  # any North provider
