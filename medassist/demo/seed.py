@@ -2,7 +2,9 @@
 generated patients with everything they bring, in bulk.
 
 Demo data is written directly, not through the services: it describes years of a clinic's past
-in one go, with no actor to check or audit, and at a speed the services are not built for."""
+in one go, with no actor to check or audit, and at a speed the services are not built for.
+The vital signs are the exception (vitals.py): recorded through the vitals service, so that
+their interpretations and alerts are the app's own."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from medassist.core.testing import DEMO_PASSWORD, STAFF, make_cast
 from medassist.demo.flow import write_flow
 from medassist.demo.generator import PATIENTS_PER_CLINIC, SEED, PatientSpec, generate
 from medassist.demo.schedule import write_schedule
+from medassist.demo.vitals import write_vitals
 from medassist.encounters.models import Encounter
 from medassist.history.models import Allergy, Condition, Medication
 from medassist.patients.models import Coverage, Patient, PatientContact
@@ -93,6 +96,8 @@ def load_demo(
         written = write_schedule(today=today, tz=tz, clinics=clinics, users=users, seed=seed)
         say("check-ins, rooms' cleaning log and past visits' cycle times")
         write_flow(today=today, tz=tz, clinics=clinics, users=users)
+        say("vital signs of the visits that reached the room (through the vitals service)")
+        write_vitals(today=today, tz=tz, clinics=clinics, users=users, progress=say)
         last = base + len(specs) - 1
         Network.objects.filter(pk=cast.network.pk).update(next_mrn=last + 1)
     return Loaded(
