@@ -574,7 +574,8 @@ def _chart_title(chart: growth.Chart, sex: str, x_range: tuple[float, float]) ->
     found = re.search(r"(WHO|CDC) (\d{4})", chart.source.version)
     authority = f"{found.group(1)} {found.group(2)}" if found else chart.authority
     name = chart.title.split(", ")[0]
-    name = name[0].lower() + name[1:]
+    if not name[:2].isupper():  # "Weight-for-age" reads "weight-for-age"; "BMI-for-age" stays
+        name = name[0].lower() + name[1:]
     who = {"female": "girls", "male": "boys"}.get(sex, sex)
     if chart.x_kind == "length_cm":
         span = f"{_num(x_range[0])}–{_num(x_range[1])} cm"
