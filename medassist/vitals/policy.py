@@ -151,7 +151,8 @@ def critical_triggers(policy: Policy, m: Measured) -> list[Trigger]:
                     Trigger(
                         f"{measure}_centile",
                         measure,
-                        f"{_LABEL[measure]} {getattr(m, measure)}: {reading.text}",
+                        f"{_LABEL[measure]} {getattr(m, measure)}/min: "
+                        + reading.text.removeprefix(_LABEL[measure]).lstrip(" :"),
                     )
                 )
     if m.news2_total is not None:
