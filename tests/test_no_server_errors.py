@@ -26,7 +26,7 @@ FIELD_NAMES = sorted(
     | {*TargetsForm.base_fields, "consent_privacy_notice", "consent_financial_policy"}
     | {"q", "next", "from", "to", "user", "patient", "action", "outcome", "sort", "page"}
     | {"clinic", "day", "provider", "ma", "finished", "fp", "status", "start", "end", "find"}
-    | {*VitalsForm.base_fields, *PolicyForm.base_fields, "confirm", "note"}
+    | {*VitalsForm.base_fields, *PolicyForm.base_fields, "confirm", "note", "reason"}
 )
 # Values that break naive code: dates out of range, huge numbers, NUL, markup, non-ASCII.
 NASTY = st.sampled_from(

@@ -119,6 +119,13 @@ def _north_alert(cast) -> str:  # type: ignore[no-untyped-def]
     return str(out.alerts[0].public_id)
 
 
+def _north_sign(cast) -> str:  # type: ignore[no-untyped-def]
+    # A North vital sign with an open alert, which an insider could mark entered in error.
+    from medassist.vitals.models import VitalAlert
+
+    return str(VitalAlert.objects.get(public_id=_north_alert(cast)).sign.public_id)
+
+
 def _north_fhir_record(cast, resource_type: str) -> str:  # type: ignore[no-untyped-def]
     # One North record of each FHIR type (medassist/fhir/tests/records.py).
     patient = make_patient(cast.north, family="Northerner", given="Nora")
@@ -148,6 +155,7 @@ NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
     (re.compile(r"^patients/<uuid:patient_id>/"), _north_patient),
     (re.compile(r"^vitals/patients/<uuid:patient_id>/"), _north_patient),
     (re.compile(r"^vitals/alerts/<uuid:alert_id>/"), _north_alert),
+    (re.compile(r"^vitals/signs/<uuid:sign_id>/"), _north_sign),
     (re.compile(r"^fhir/R4/Patient/<(?:\w+:)?id>$"), _north_patient),
     (re.compile(r"^fhir/R4/Encounter/<(?:\w+:)?id>$"), _north_encounter),
     *(

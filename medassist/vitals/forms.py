@@ -197,6 +197,10 @@ class BloodPressureRepeatForm(forms.Form):
         )
 
 
+class RetractForm(forms.Form):
+    reason = forms.CharField(label="Why is it wrong?", max_length=300)
+
+
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(label="Note (what you will do)", max_length=300, required=False)
 

@@ -181,6 +181,7 @@ class VitalAlert(PublicModel):
     class Status(models.TextChoices):  # FHIR Task.status
         REQUESTED = "requested", "Waiting for acknowledgment"
         COMPLETED = "completed", "Acknowledged"
+        CANCELLED = "cancelled", "Cancelled: the value was entered in error"
 
     clinic = models.ForeignKey("clinics.Clinic", on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")

@@ -240,6 +240,35 @@ def visible_alerts(actor: Actor) -> QuerySet[VitalAlert]:
     return VitalAlert.objects.filter(clinic_id__in=actor.clinics_with(Permission.VIEW_PATIENT))
 
 
+def get_sign(actor: Actor, public_id: uuid.UUID | str) -> VitalSign:
+    """One vital sign of the actor's clinics by public id, or 404 (audited either way)."""
+    sign = (
+        VitalSign.objects.filter(clinic_id__in=actor.clinics_with(Permission.VIEW_PATIENT))
+        .select_related("patient", "encounter")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if sign is None:
+        record(
+            actor,
+            Action.READ,
+            "Observation",
+            entity_id=str(public_id),
+            outcome=Outcome.DENIED,
+            description="not found or outside the user's clinics",
+        )
+        raise Http404("No such observation")
+    record(
+        actor,
+        Action.READ,
+        "Observation",
+        patient=sign.patient,
+        clinic_id=sign.clinic_id,
+        entity_id=str(sign.public_id),
+    )
+    return sign
+
+
 def get_alert(actor: Actor, public_id: uuid.UUID | str) -> VitalAlert:
     alert = (
         visible_alerts(actor)

@@ -663,6 +663,70 @@ def escalate_due(clinic_ids: Iterable[int], *, now: dt.datetime | None = None) -
     return escalated
 
 
+def retract_sign(*, actor: Actor, sign: VitalSign, reason: str) -> VitalSign:
+    """A value entered in error (the wrong patient, a typing slip that got past the checks):
+    it is kept, marked entered-in-error with the reason (FHIR Observation.status), and leaves
+    the flowsheet and trends. What was worked out from it at the same sitting (BMI and the
+    percentiles from a weight or height) goes with it, an open alert it raised is cancelled,
+    and a repeat timer it started stops."""
+    if not can(actor, Permission.RECORD_VITALS, sign):
+        raise PermissionDenied("Your role may not correct vital signs at this clinic.")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError({"reason": "Say why the value is wrong (for the record)."})
+    with transaction.atomic():
+        locked = VitalSign.objects.select_for_update().get(pk=sign.pk)
+        if locked.status == VitalSign.Status.ENTERED_IN_ERROR:
+            raise ValidationError("This value was already marked as entered in error.")
+        affected = [locked.pk]
+        if locked.measure in (Measure.WEIGHT, Measure.HEIGHT, Measure.HEAD):
+            affected += [
+                s.pk
+                for s in VitalSign.objects.filter(vital_set_id=locked.vital_set_id)
+                if s.details.get("computed") and s.measure in _DERIVED_FROM.get(locked.measure, ())
+            ]
+        now = clock.now()
+        VitalSign.objects.filter(pk__in=affected).update(
+            status=VitalSign.Status.ENTERED_IN_ERROR,
+            note=f"Entered in error: {reason}"[:500],
+            repeat_due_at=None,
+            updated_at=now,
+        )
+        cancelled = VitalAlert.objects.filter(
+            sign_id__in=affected, status=VitalAlert.Status.REQUESTED
+        ).update(
+            status=VitalAlert.Status.CANCELLED, note=f"Cancelled: {reason}"[:300], updated_at=now
+        )
+        record(
+            actor,
+            Action.UPDATE,
+            "Observation",
+            patient=locked.patient,
+            clinic_id=locked.clinic_id,
+            entity_id=str(locked.public_id),
+            description=(
+                f"{locked.measure} entered in error ({len(affected)} observation"
+                f"{'s' if len(affected) != 1 else ''}"
+                + (
+                    f", {cancelled} alert{'s' if cancelled != 1 else ''} cancelled"
+                    if cancelled
+                    else ""
+                )
+                + f"): {reason}"
+            )[:300],
+        )
+    locked.refresh_from_db()
+    return locked
+
+
+# What is worked out from a measurement at the same sitting (services._Writer.build).
+_DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    Measure.WEIGHT: (Measure.BMI, Measure.BMI_PERCENTILE, Measure.WEIGHT_FOR_LENGTH),
+    Measure.HEIGHT: (Measure.BMI, Measure.BMI_PERCENTILE, Measure.WEIGHT_FOR_LENGTH),
+    Measure.HEAD: (Measure.HEAD_PERCENTILE,),
+}
+
+
 def save_policy(*, actor: Actor, clinic: Any, values: dict[str, Any]) -> VitalsPolicy:
     if not can(actor, Permission.MANAGE_VITALS_POLICY, clinic):
         raise PermissionDenied("Only the clinic manager sets the critical-value policy.")

@@ -84,6 +84,32 @@ def acknowledge(request, alert_id):  # type: ignore[no-untyped-def]
 
 
 @login_required
+@require_POST
+def retract(request, sign_id):  # type: ignore[no-untyped-def]
+    """Mark one value as entered in error, with the reason; back to where the user was."""
+    sign = selectors.get_sign(request.actor, sign_id)
+    fallback = (
+        reverse("rooming:worklist", kwargs={"visit_id": sign.encounter.public_id}) + "#step-vitals"
+        if sign.encounter is not None
+        else reverse("vitals:trends", kwargs={"patient_id": sign.patient.public_id})
+    )
+    form = forms.RetractForm(request.POST)
+    try:
+        services.retract_sign(
+            actor=request.actor,
+            sign=sign,
+            reason=form.cleaned_data["reason"] if form.is_valid() else "",
+        )
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{sign.get_measure_display()} marked as entered in error.")
+    return redirect(_safe_next(request, fallback))
+
+
+@login_required
 @require_GET
 def alerts(request):  # type: ignore[no-untyped-def]
     actor = request.actor

@@ -407,3 +407,33 @@ def test_the_manager_cannot_silence_an_unowned_alert_before_it_escalates(cast, a
     assert not services.may_acknowledge(actor_of(cast.dana), alert)
     assert not services.may_acknowledge(actor_of(cast.frank), alert)  # another clinic
     assert services.may_acknowledge(actor_of(cast.bob), alert)  # any North provider
+
+
+def test_a_value_entered_in_error_leaves_with_what_came_from_it_and_its_alert(cast, actor_of):
+    visit = toddler_visit(cast)
+    alice = actor_of(cast.alice)
+    out = services.record_vitals(
+        actor=alice, patient=visit.patient, encounter=visit, entry=febrile_toddler_entry()
+    )
+    by = {s.measure: s for s in out.signs}
+    fever = next(a for a in out.alerts if a.trigger == "temperature_high")
+    with pytest.raises(ValidationError):
+        services.retract_sign(actor=alice, sign=by[Measure.TEMPERATURE], reason="  ")
+    with pytest.raises(PermissionDenied):
+        services.retract_sign(actor=actor_of(cast.carol), sign=by[Measure.TEMPERATURE], reason="x")
+    services.retract_sign(actor=alice, sign=by[Measure.TEMPERATURE], reason="wrong patient")
+    fever.refresh_from_db()
+    assert fever.status == VitalAlert.Status.CANCELLED
+    services.retract_sign(actor=alice, sign=by[Measure.WEIGHT], reason="scale not zeroed")
+    gone = set(
+        VitalSign.objects.filter(status=VitalSign.Status.ENTERED_IN_ERROR).values_list(
+            "measure", flat=True
+        )
+    )
+    derived = {Measure.BMI, Measure.BMI_PERCENTILE, Measure.WEIGHT_FOR_LENGTH} & set(by)
+    assert Measure.BMI in derived
+    assert gone == {Measure.TEMPERATURE, Measure.WEIGHT} | derived
+    # The heart-rate alert stands: its value was right.
+    assert VitalAlert.objects.filter(status=VitalAlert.Status.REQUESTED).count() == 1
+    with pytest.raises(ValidationError):
+        services.retract_sign(actor=alice, sign=by[Measure.WEIGHT], reason="again")

@@ -174,3 +174,21 @@ def test_trends_page_draws_the_patient_series(cast):
     )
     assert response.status_code == 200
     assert "<svg" in response.content.decode()
+
+
+def test_marking_a_value_entered_in_error_from_the_flowsheet(cast):
+    visit = roomed_visit(cast)
+    alice = client_for(cast.alice)
+    html = save(alice, visit, {"spo2": "84", "heart_rate": "80"}).content.decode()
+    assert "Entered in error?" in html
+    spo2 = VitalSign.objects.get(measure=Measure.SPO2)
+    url = reverse("vitals:retract", kwargs={"sign_id": spo2.public_id})
+    response = alice.post(url, {"reason": "probe slipped off"})
+    assert response.status_code == 302 and "#step-vitals" in response["Location"]
+    spo2.refresh_from_db()
+    assert spo2.status == "entered-in-error" and "probe slipped off" in spo2.note
+    assert VitalAlert.objects.get().status == "cancelled"
+    page = alice.get(reverse("rooming:worklist", kwargs={"visit_id": visit.public_id}))
+    html = page.content.decode()
+    assert "<td>84%" not in html  # off the flowsheet
+    assert "Alert cancelled: the value was entered in error" in html
