@@ -60,8 +60,9 @@ def postgres_database(*, drop: bool, create: bool, name: str = PG_DATABASE) -> N
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def run_one(name: str, url: str, args: argparse.Namespace) -> dict:
-    out = VAR / f"result-{name}.json"
+def _measure(script: str, label: str, out: Path, url: str, options: list[str]) -> dict:
+    """Run one bench script on one database in its own process (the settings read
+    DATABASE_URL at import) and return the figures it wrote to `out`."""
     out.unlink(missing_ok=True)
     env = os.environ | {
         "DATABASE_URL": url,
@@ -69,55 +70,40 @@ def run_one(name: str, url: str, args: argparse.Namespace) -> dict:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "MEDASSIST_DEBUG": "0",
     }
-    command = [
-        sys.executable,
-        str(ROOT / "bench" / "search_and_chart.py"),
-        "--patients", str(args.patients),
-        "--requests", str(args.requests),
-        "--out", str(out),
-    ] + (["--profile"] if args.profile else [])  # fmt: skip
-    print(f"\n== {name} ({url})", flush=True)
-    started = time.perf_counter()
+    command = [sys.executable, str(ROOT / "bench" / script), "--out", str(out), *options]
+    print(f"\n== {label} ({url})", flush=True)
     subprocess.run(command, cwd=ROOT, env=env, check=True)  # noqa: S603 (our own script)
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def run_one(name: str, url: str, args: argparse.Namespace) -> dict:
+    started = time.perf_counter()
+    options = ["--patients", str(args.patients), "--requests", str(args.requests)]
+    result = _measure(
+        "search_and_chart.py",
+        name,
+        VAR / f"result-{name}.json",
+        url,
+        options + (["--profile"] if args.profile else []),
+    )
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
 
 def run_clinic_day(name: str, url: str, args: argparse.Namespace) -> dict:
-    out = VAR / f"clinic-day-{name}.json"
-    out.unlink(missing_ok=True)
-    env = os.environ | {
-        "DATABASE_URL": url,
-        "MEDASSIST_VAR_DIR": str(VAR),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "MEDASSIST_DEBUG": "0",
-    }
-    command = [
-        sys.executable, str(ROOT / "bench" / "clinic_day.py"), "--out", str(out),
-        "--requests", str(args.requests), "--load-seconds", str(args.load_seconds),
-    ] + (["--no-load"] if args.no_load else [])  # fmt: skip
-    print(f"\n== clinic day, {name} ({url})", flush=True)
-    subprocess.run(command, cwd=ROOT, env=env, check=True)  # noqa: S603 (our own script)
-    return json.loads(out.read_text())
+    options = ["--requests", str(args.requests), "--load-seconds", str(args.load_seconds)]
+    return _measure(
+        "clinic_day.py",
+        f"clinic day, {name}",
+        VAR / f"clinic-day-{name}.json",
+        url,
+        options + (["--no-load"] if args.no_load else []),
+    )
 
 
 def run_vitals(name: str, url: str, args: argparse.Namespace) -> dict:
-    out = VAR / f"vitals-{name}.json"
-    out.unlink(missing_ok=True)
-    env = os.environ | {
-        "DATABASE_URL": url,
-        "MEDASSIST_VAR_DIR": str(VAR),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "MEDASSIST_DEBUG": "0",
-    }
-    command = [
-        sys.executable, str(ROOT / "bench" / "vitals.py"), "--out", str(out),
-        "--requests", str(args.requests), "--observations", str(args.observations),
-    ]  # fmt: skip
-    print(f"\n== vital signs, {name} ({url})", flush=True)
-    subprocess.run(command, cwd=ROOT, env=env, check=True)  # noqa: S603 (our own script)
-    return json.loads(out.read_text())
+    options = ["--requests", str(args.requests), "--observations", str(args.observations)]
+    return _measure("vitals.py", f"vital signs, {name}", VAR / f"vitals-{name}.json", url, options)
 
 
 def print_vitals(results: dict[str, dict]) -> None:
