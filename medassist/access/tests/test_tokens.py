@@ -150,3 +150,17 @@ def test_the_token_command_refuses_a_deactivated_user(cast):
 def test_the_token_command_refuses_bad_days(cast, days):
     with pytest.raises(CommandError, match="days"):
         run_token_command("alice", "--days", days)
+
+
+def test_last_used_is_kept_to_the_minute(cast):
+    import datetime as dt
+
+    raw = issue_token(user=cast.alice)
+    user_for_token(raw)
+    first = ApiToken.objects.get(user=cast.alice).last_used_at
+    assert first is not None
+    user_for_token(raw)  # seconds later: no write
+    assert ApiToken.objects.get(user=cast.alice).last_used_at == first
+    ApiToken.objects.filter(user=cast.alice).update(last_used_at=first - dt.timedelta(minutes=2))
+    user_for_token(raw)
+    assert ApiToken.objects.get(user=cast.alice).last_used_at > first - dt.timedelta(minutes=1)
