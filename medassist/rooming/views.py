@@ -161,8 +161,9 @@ def _vitals_skipped(request: Any, visit: Encounter) -> str:
 class _Confirm(Exception):
     """Some values must be confirmed before anything is saved."""
 
-    def __init__(self, findings: list[Any]) -> None:
+    def __init__(self, findings: list[Any], would_alert: list[str]) -> None:
         self.findings = findings
+        self.would_alert = would_alert
 
 
 def _record_vitals(request: Any, visit: Encounter, form: Any) -> str:
@@ -178,7 +179,7 @@ def _record_vitals(request: Any, visit: Encounter, form: Any) -> str:
         confirmed=request.POST.getlist("confirm"),
     )
     if outcome.to_confirm:
-        raise _Confirm(outcome.to_confirm)
+        raise _Confirm(outcome.to_confirm, outcome.would_alert)
     return Step.VITALS
 
 
@@ -215,6 +216,7 @@ def _render_step(
     status: int = 200,
     errors: list[str] | None = None,
     to_confirm: list[Any] | None = None,
+    would_alert: list[str] | None = None,
 ) -> HttpResponse:
     visit.refresh_from_db()
     w = selectors.build_worklist(visit, step if request.htmx else None)
@@ -224,6 +226,7 @@ def _render_step(
         "errors": errors or [],
         "posted": request.POST if errors or to_confirm else {},
         "to_confirm": to_confirm or [],
+        "would_alert": would_alert or [],
     }
     if request.htmx:
         return render(
@@ -244,7 +247,9 @@ def save_step(request, visit_id, action):  # type: ignore[no-untyped-def]
     except _Invalid as exc:
         return _render_step(request, visit, step, 422, exc.errors)
     except _Confirm as exc:
-        return _render_step(request, visit, step, 200, to_confirm=exc.findings)
+        return _render_step(
+            request, visit, step, 200, to_confirm=exc.findings, would_alert=exc.would_alert
+        )
     except StaleVisit as exc:
         return _render_step(request, visit, step, 409, [str(exc)])
     except PermissionDenied as exc:

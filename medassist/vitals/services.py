@@ -135,6 +135,7 @@ class Outcome:
     signs: list[VitalSign] = field(default_factory=list)
     alerts: list[VitalAlert] = field(default_factory=list)
     to_confirm: list[plausibility.Finding] = field(default_factory=list)
+    would_alert: list[str] = field(default_factory=list)  # what confirming will send
     accepted_unconfirmed: list[plausibility.Finding] = field(default_factory=list)
 
 
@@ -259,9 +260,12 @@ def record_vitals(
     if refused:
         raise ValidationError(_by_field(refused))
     pending = [f for f in to_confirm if f.code not in set(confirmed)]
-    if pending and not accept_improbable:
-        return Outcome(to_confirm=pending)
     sitting, assessment = _assess(entry, patient, age_days, age_years, taken_at)
+    if pending and not accept_improbable:
+        # Nothing is saved yet; say what confirming will set off, so a critical value that is
+        # also improbable (SpO2 78%) is confirmed at once, not left on the screen.
+        would = critical_triggers(clinic_policy(clinic_id), _measured(sitting, assessment))
+        return Outcome(to_confirm=pending, would_alert=[t.reason for t in would])
     news2 = assessment.news2
     with transaction.atomic():
         policy = clinic_policy(clinic_id)

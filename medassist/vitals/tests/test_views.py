@@ -192,3 +192,11 @@ def test_marking_a_value_entered_in_error_from_the_flowsheet(cast):
     html = page.content.decode()
     assert "<td>84%" not in html  # off the flowsheet
     assert "Alert cancelled: the value was entered in error" in html
+
+
+def test_an_improbable_critical_value_says_confirming_will_alert_the_provider(cast):
+    visit = roomed_visit(cast)
+    asked = save(client_for(cast.alice), visit, {"spo2": "72"})
+    html = asked.content.decode()
+    assert 'name="confirm"' in html and not VitalSign.objects.exists()
+    assert "Once confirmed, the provider is alerted at once: SpO2 72%" in html
