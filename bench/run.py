@@ -76,6 +76,16 @@ def _measure(script: str, label: str, out: Path, url: str, options: list[str]) -
     return json.loads(out.read_text())
 
 
+def own_databases(targets: dict[str, str], sqlite_file: Path, pg_name: str) -> dict[str, str]:
+    """A bench part's own database on each of the databases being measured (PostgreSQL's
+    created when missing)."""
+    urls = {"sqlite": f"sqlite:///{sqlite_file}"} if "sqlite" in targets else {}
+    if "postgresql" in targets:
+        postgres_database(drop=False, create=True, name=pg_name)
+        urls["postgresql"] = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+    return urls
+
+
 def run_one(name: str, url: str, args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     options = ["--patients", str(args.patients), "--requests", str(args.requests)]
@@ -278,20 +288,18 @@ def main() -> int:
         if args.skip_search
         else {name: run_one(name, url, args) for name, url in targets.items()}
     )
-    day_targets = {"sqlite": f"sqlite:///{DAY_SQLITE}"} if "sqlite" in targets else {}
-    if "postgresql" in targets:
-        postgres_database(drop=False, create=True, name=DAY_PG_DATABASE)
-        day_targets["postgresql"] = f"postgresql://postgres@127.0.0.1:5432/{DAY_PG_DATABASE}"
     day = (
         {}
         if args.skip_day
-        else {name: run_clinic_day(name, url, args) for name, url in day_targets.items()}
+        else {
+            name: run_clinic_day(name, url, args)
+            for name, url in own_databases(targets, DAY_SQLITE, DAY_PG_DATABASE).items()
+        }
     )
-    vitals_targets = {"sqlite": f"sqlite:///{VITALS_SQLITE}"} if "sqlite" in targets else {}
-    if "postgresql" in targets:
-        postgres_database(drop=False, create=True, name=VITALS_PG_DATABASE)
-        vitals_targets["postgresql"] = f"postgresql://postgres@127.0.0.1:5432/{VITALS_PG_DATABASE}"
-    vitals = {name: run_vitals(name, url, args) for name, url in vitals_targets.items()}
+    vitals = {
+        name: run_vitals(name, url, args)
+        for name, url in own_databases(targets, VITALS_SQLITE, VITALS_PG_DATABASE).items()
+    }
     if args.drop and "postgresql" in targets:
         postgres_database(drop=True, create=False)
         postgres_database(drop=True, create=False, name=DAY_PG_DATABASE)

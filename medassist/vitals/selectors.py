@@ -236,65 +236,41 @@ def alerts_for(actor: Actor) -> QuerySet[VitalAlert]:
     )
 
 
-def visible_alerts(actor: Actor) -> QuerySet[VitalAlert]:
-    return VitalAlert.objects.filter(clinic_id__in=actor.clinics_with(Permission.VIEW_PATIENT))
+def _one(actor: Actor, rows: QuerySet[Any], public_id: uuid.UUID | str, entity: str) -> Any:
+    """One row of the actor's clinics by public id, or 404 (absent and out of reach look the
+    same); the read is audited either way."""
+    row = rows.filter(clinic_id__in=actor.clinics_with(Permission.VIEW_PATIENT)).first()
+    if row is None:
+        record(
+            actor,
+            Action.READ,
+            entity,
+            entity_id=str(public_id),
+            outcome=Outcome.DENIED,
+            description="not found or outside the user's clinics",
+        )
+        raise Http404(f"No such {entity}")
+    record(
+        actor,
+        Action.READ,
+        entity,
+        patient=row.patient,
+        clinic_id=row.clinic_id,
+        entity_id=str(row.public_id),
+    )
+    return row
 
 
 def get_sign(actor: Actor, public_id: uuid.UUID | str) -> VitalSign:
-    """One vital sign of the actor's clinics by public id, or 404 (audited either way)."""
-    sign = (
-        VitalSign.objects.filter(clinic_id__in=actor.clinics_with(Permission.VIEW_PATIENT))
-        .select_related("patient", "encounter")
-        .filter(public_id=public_id)
-        .first()
-    )
-    if sign is None:
-        record(
-            actor,
-            Action.READ,
-            "Observation",
-            entity_id=str(public_id),
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404("No such observation")
-    record(
-        actor,
-        Action.READ,
-        "Observation",
-        patient=sign.patient,
-        clinic_id=sign.clinic_id,
-        entity_id=str(sign.public_id),
-    )
-    return sign
+    rows = VitalSign.objects.select_related("patient", "encounter").filter(public_id=public_id)
+    return _one(actor, rows, public_id, "Observation")
 
 
 def get_alert(actor: Actor, public_id: uuid.UUID | str) -> VitalAlert:
-    alert = (
-        visible_alerts(actor)
-        .select_related("patient", "sign", "encounter", "owner", "acknowledged_by")
-        .filter(public_id=public_id)
-        .first()
-    )
-    if alert is None:
-        record(
-            actor,
-            Action.READ,
-            "Task",
-            entity_id=str(public_id),
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404("No such alert")
-    record(
-        actor,
-        Action.READ,
-        "Task",
-        patient=alert.patient,
-        clinic_id=alert.clinic_id,
-        entity_id=str(alert.public_id),
-    )
-    return alert
+    rows = VitalAlert.objects.select_related(
+        "patient", "sign", "encounter", "owner", "acknowledged_by"
+    ).filter(public_id=public_id)
+    return _one(actor, rows, public_id, "Task")
 
 
 @dataclass
