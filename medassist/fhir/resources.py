@@ -416,7 +416,8 @@ TASK = Kind(
             "status",
             "token",
             _SP + "Task-status",
-            "requested (waiting for the provider's acknowledgment) | completed (acknowledged).",
+            "requested (waiting for the provider's acknowledgment) | completed (acknowledged) | "
+            "cancelled (the value was entered in error).",
         ),
         SearchParam(
             "owner",

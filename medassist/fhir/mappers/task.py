@@ -3,7 +3,8 @@ provider is asked, at priority stat, to acknowledge the vital sign in focus. Pur
 alert, its patient, sign, encounter and owner (select_related by the caller) and the owner's
 memberships (prefetched).
 
-- status requested until acknowledged, then completed; intent order.
+- status requested until acknowledged, then completed; cancelled (with statusReason) when the
+  value was marked entered in error; intent order.
 - businessStatus "escalated" once it went to the clinic manager unacknowledged.
 - authoredOn: when it was raised; executionPeriod.end: when it was acknowledged.
 """
@@ -27,7 +28,8 @@ def to_fhir(alert: VitalAlert) -> dict[str, Any]:
             f"Escalated to the clinic manager at {alert.escalated_at.isoformat()}: "
             "not acknowledged in time."
         )
-    if alert.note:
+    cancelled = alert.status == VitalAlert.Status.CANCELLED
+    if alert.note and not cancelled:
         notes.append(f"Acknowledgment note: {alert.note}")
     period = {"start": alert.raised_at.isoformat()}
     if alert.acknowledged_at is not None:
@@ -37,6 +39,7 @@ def to_fhir(alert: VitalAlert) -> dict[str, Any]:
         "id": str(alert.public_id),
         "meta": {"lastUpdated": alert.updated_at.isoformat()},
         "status": alert.status,
+        "statusReason": {"text": alert.note or "entered in error"} if cancelled else None,
         "businessStatus": {"text": "escalated"} if alert.escalated_at is not None else None,
         "intent": "order",
         "priority": "stat",

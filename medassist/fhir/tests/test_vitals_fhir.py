@@ -607,3 +607,26 @@ def test_an_observation_from_years_ago_is_stored_flagged_without_a_task(cast, ap
     assert created.status_code == 201, created.content
     assert created.json()["interpretation"][0]["coding"][0]["code"] == "HH"
     assert not VitalAlert.objects.exists()
+
+
+def test_a_value_entered_in_error_cancels_its_task(cast, api_as):
+    from medassist.access.actor import Actor
+    from medassist.vitals.services import retract_sign
+
+    visit = roomed_visit(cast)
+    alice, bob = api_as("alice"), api_as("bob")
+    created = post(alice, "/fhir/R4/Observation", blood_pressure(visit.patient, 194, 126))
+    assert created.status_code == 201, created.content
+    alert = VitalAlert.objects.get()
+    retract_sign(
+        actor=Actor.for_user(cast.alice), sign=alert.sign, reason="cuff on the wrong patient"
+    )
+    body = bob.get(f"/fhir/R4/Task/{alert.public_id}").json()
+    Task.model_validate(body)
+    assert body["status"] == "cancelled"
+    assert body["statusReason"]["text"] == "Cancelled: cuff on the wrong patient"
+    assert not any(n["text"].startswith("Acknowledgment note") for n in body["note"])
+    found = bob.get(f"/fhir/R4/Task?patient={visit.patient.public_id}&status=cancelled").json()
+    assert [e["resource"]["id"] for e in found["entry"]] == [str(alert.public_id)]
+    observation = bob.get(f"/fhir/R4/Observation/{created.json()['id']}").json()
+    assert observation["status"] == "entered-in-error"
