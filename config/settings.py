@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "medassist.flow",
     "medassist.rooming",
     "medassist.vitals",
+    "medassist.immunizations",
     "medassist.events",
     "medassist.history",
     "medassist.fhir",

@@ -29,3 +29,11 @@ class Permission(StrEnum):
     RECORD_VITALS = "vitals.record"
     ACKNOWLEDGE_ALERT = "alert.acknowledge"
     MANAGE_VITALS_POLICY = "vitals.policy"  # the clinic's critical-value thresholds and timers
+    # Immunizations: giving vaccines, the fridge, standing orders and the registry
+    VIEW_IMMUNIZATIONS = "immunization.view"
+    ADMINISTER_VACCINE = "vaccine.administer"  # under a standing order or a provider's order
+    ORDER_VACCINE = "vaccine.order"  # a provider's order, including an off-schedule dose
+    RECORD_HISTORICAL_DOSE = "immunization.historical"
+    MANAGE_VACCINE_STOCK = "vaccine.stock"
+    MANAGE_STANDING_ORDERS = "vaccine.standing_orders"
+    REVIEW_REGISTRY = "registry.review"  # the registry's errors, for the clinic manager

@@ -37,17 +37,31 @@ _FRONT = frozenset(
         P.VIEW_FLOW_BOARD,
         P.CHECK_IN,
         P.CHECK_OUT,
+        P.VIEW_IMMUNIZATIONS,  # printing a school or camp immunization record
     }
 )
 # What an MA or nurse does on the clinic day; scope of practice by state narrows it later.
 _ROOMING = _CLINICAL | _FRONT | {P.ROOM_PATIENT, P.CLEAN_ROOM, P.RECORD_VITALS}
+# Giving vaccines under standing orders, keeping the fridge (CDC Vaccine Storage and Handling
+# Toolkit: staff who handle vaccine keep the inventory and temperature logs).
+_VACCINES = frozenset(
+    {
+        P.VIEW_IMMUNIZATIONS,
+        P.ADMINISTER_VACCINE,
+        P.RECORD_HISTORICAL_DOSE,
+        P.MANAGE_VACCINE_STOCK,
+    }
+)
 
 # Least privilege (HIPAA 164.308(a)(4)): the auditor reads the trail, not the charts.
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
-    Role.MEDICAL_ASSISTANT: _ROOMING,
-    Role.NURSE: _ROOMING,
+    Role.MEDICAL_ASSISTANT: _ROOMING | _VACCINES,
+    Role.NURSE: _ROOMING | _VACCINES,
     Role.PROVIDER: _CLINICAL
+    | _VACCINES
     | {
+        P.ORDER_VACCINE,
+        P.MANAGE_STANDING_ORDERS,
         P.VIEW_SCHEDULE,
         P.VIEW_FLOW_BOARD,
         P.ROOM_PATIENT,
@@ -71,6 +85,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.VIEW_CLINIC_REPORTS,
             P.ACKNOWLEDGE_ALERT,  # once an alert has escalated to the manager
             P.MANAGE_VITALS_POLICY,
+            P.VIEW_IMMUNIZATIONS,
+            P.MANAGE_VACCINE_STOCK,
+            P.REVIEW_REGISTRY,
         }
     ),
     Role.COMPLIANCE_AUDITOR: frozenset({P.VIEW_AUDIT, P.EXPORT_AUDIT}),

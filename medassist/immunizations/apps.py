@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ImmunizationsConfig(AppConfig):
+    name = "medassist.immunizations"
+    label = "immunizations"
