@@ -9,6 +9,8 @@ def _fast_and_isolated(settings, tmp_path):
     # PBKDF2 is right for people and too slow for thousands of test logins.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Outbox deliveries run inline after commit, so a test sees their outcome when it asks.
+    settings.OUTBOX_BACKGROUND = False
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "medassist.rooming",
     "medassist.vitals",
     "medassist.immunizations",
+    "medassist.hl7",
     "medassist.events",
     "medassist.history",
     "medassist.fhir",

@@ -14,10 +14,12 @@ there is nothing to send, or raises any other exception to have the message retr
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F
 
 from medassist.core import clock
@@ -48,14 +50,36 @@ def enqueue(
     subject: str = "",
     available_at: dt.datetime | None = None,
     process_after_commit: bool = True,
+    background: bool = False,
 ) -> OutboxMessage:
-    """Queue a message in the current transaction; deliver it after commit if already due."""
+    """Queue a message in the current transaction; deliver it after commit if already due.
+    With `background`, delivery runs on its own thread, so a slow receiver (a registry that
+    takes its full timeout to fail) never holds up the request that queued it."""
     message = OutboxMessage.objects.create(
         kind=kind, payload=payload, subject=subject[:64], available_at=available_at or clock.now()
     )
     if process_after_commit and message.available_at <= clock.now():
-        transaction.on_commit(lambda: process_outbox(ids=[message.pk]))
+        if background and getattr(settings, "OUTBOX_BACKGROUND", True):
+            transaction.on_commit(lambda: process_in_background([message.pk]))
+        else:
+            transaction.on_commit(lambda: process_outbox(ids=[message.pk]))
     return message
+
+
+def process_in_background(ids: list[int]) -> threading.Thread:
+    """process_outbox(ids) on a daemon thread with its own database connection."""
+
+    def run() -> None:
+        try:
+            process_outbox(ids=ids)
+        except Exception:  # the message stays queued; `medassist events run` retries it
+            log.exception("background delivery of outbox messages %s failed", ids)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name=f"outbox-{ids[0]}", daemon=True)
+    thread.start()
+    return thread
 
 
 def backoff(attempts: int) -> dt.timedelta:

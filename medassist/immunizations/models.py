@@ -53,13 +53,13 @@ VFC_ELIGIBLE = frozenset(
 
 
 class Route(models.TextChoices):
-    """HL7 table 0162 (CDC IG RXR-1)."""
+    """HL7 table 0162 (CDC IG RXR-1; FHIR http://terminology.hl7.org/CodeSystem/v2-0162)."""
 
-    IM = "C28161", "Intramuscular"
-    SC = "C38299", "Subcutaneous"
-    ID = "C38238", "Intradermal"
-    PO = "C38288", "Oral"
-    NS = "C38284", "Intranasal"
+    IM = "IM", "Intramuscular"
+    SC = "SC", "Subcutaneous"
+    ID = "ID", "Intradermal"
+    PO = "PO", "Oral"
+    NS = "NS", "Intranasal"
 
 
 class Site(models.TextChoices):

@@ -937,7 +937,9 @@ def queue_registry(dose: Immunization, action: str) -> RegistrySubmission | None
         control_id=uuid.uuid4().hex[:20].upper(),
         message="",
     )
-    enqueue(VXU_KIND, {"submission": submission.pk}, subject=str(dose.public_id))
+    enqueue(
+        VXU_KIND, {"submission": submission.pk}, subject=str(dose.public_id), background=True
+    )
     return submission
 
 

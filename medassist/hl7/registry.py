@@ -1,0 +1,234 @@
+"""Reporting doses to the immunization registry: the outbox handler for "immunization.vxu".
+
+The immunizations app queues a RegistrySubmission (with its MSH-10) in the same transaction as
+the dose; after commit this handler builds the VXU^V04 (profile Z22) from the stored record,
+freezes it on the submission (a retry sends the same bytes with the same control id, so the
+registry can recognise a duplicate), sends it over MLLP and stores the ACK:
+  - AA: accepted (with warnings when the ERR segments are warnings);
+  - AE / AR: the registry's text and error locations are kept for the clinic manager, and the
+    message is not resent (resending the same content would be refused again);
+  - no answer, a refused connection or a broken one: the outbox retries with backoff
+    (events.services.BACKOFF_MINUTES); after the last attempt the submission is "failed" and
+    shows on the manager's registry page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+
+from medassist.clinics.models import Clinic
+from medassist.core import clock
+from medassist.events.models import OutboxMessage
+from medassist.events.services import MAX_ATTEMPTS, Skip, register_handler
+from medassist.hl7 import mllp
+from medassist.hl7.ack import Ack, parse_ack
+from medassist.hl7.vxu import (
+    ETHNICITY,
+    RACE,
+    Address,
+    Administration,
+    PatientInfo,
+    Provider,
+    Sender,
+    VisDocument,
+    build_vxu,
+)
+from medassist.immunizations import codes
+from medassist.immunizations.models import (
+    Immunization,
+    RegistryConnection,
+    RegistrySubmission,
+)
+from medassist.immunizations.services import VXU_KIND, age_in_years
+from medassist.patients.models import Patient
+
+log = logging.getLogger("medassist.hl7")
+
+_SEX = {"female": "F", "male": "M"}
+FINAL = frozenset(
+    {
+        RegistrySubmission.Status.ACCEPTED,
+        RegistrySubmission.Status.WARNING,
+        RegistrySubmission.Status.ERROR,
+        RegistrySubmission.Status.REJECTED,
+    }
+)
+
+
+def _provider(user, credential: str = "") -> Provider | None:  # type: ignore[no-untyped-def]
+    if user is None:
+        return None
+    return Provider(
+        id=str(user.pk),
+        family=user.last_name or user.get_username(),
+        given=user.first_name,
+        credential=credential,
+    )
+
+
+def _patient(patient: Patient) -> PatientInfo:
+    address = None
+    if patient.address_line and patient.city and patient.state and patient.postal_code:
+        address = Address(
+            street=patient.address_line,
+            other=patient.address_line2,
+            city=patient.city,
+            state=patient.state,
+            postal_code=patient.postal_code,
+        )
+    return PatientInfo(
+        mrn=patient.mrn,
+        assigning_authority=patient.clinic.code.upper(),
+        family=patient.family,
+        given=patient.given,
+        middle=patient.middle,
+        dob=patient.birth_date,
+        sex=_SEX.get(patient.sex, "U"),
+        race=tuple(code for code in patient.race if code in RACE),
+        ethnicity=patient.ethnicity if patient.ethnicity in ETHNICITY else "",
+        address=address,
+        phone=patient.phone,
+    )
+
+
+def _administration(dose: Immunization, action: str) -> Administration:
+    vaccine = codes.catalog().vaccine(dose.cvx)
+    manufacturer = codes.catalog().manufacturer(dose.mvx) if dose.mvx else None
+    given_here = dose.source == Immunization.Source.NEW
+    refused = dose.status == Immunization.Status.NOT_DONE
+    vis = tuple(
+        VisDocument(presented_on=dt.date.fromisoformat(v["presented"]), gdti=v["encoded"])
+        for v in dose.vis
+    )
+    child = age_in_years(dose.patient.birth_date, dose.occurred_on) < 18
+    return Administration(
+        record_id=str(dose.public_id),
+        given_at=dose.given_at or dose.occurred_on,
+        cvx=dose.cvx,
+        cvx_text=vaccine.short_name if vaccine else dose.vaccine_name,
+        ndc=dose.ndc.replace("-", "") if dose.ndc else "",
+        ndc_text=dose.vaccine_name if dose.ndc else "",
+        amount_ml=dose.dose_volume_ml if given_here and not refused else None,
+        lot=dose.lot_number,
+        expiry=dose.expires_on,
+        mvx=dose.mvx,
+        manufacturer_name=manufacturer.name if manufacturer else "",
+        route=dose.route if given_here else "",
+        site=dose.site if given_here else "",
+        administering_provider=(
+            _provider(dose.given_by, dose.given_by_title) if given_here and not refused else None
+        ),
+        ordering_provider=_provider(dose.ordering_provider) if given_here else None,
+        entered_by=_provider(dose.created_by),
+        facility_code=dose.clinic.code.upper(),
+        historical=not given_here,
+        information_source=dose.source,
+        completion_status="RE" if refused else "CP",
+        action=action,
+        # NIP002: 00 parental decision, 03 patient decision
+        refusal_reason=("00" if child else "03") if refused else "",
+        refusal_text=dose.refusal_reason if refused else "",
+        vfc_eligibility=dose.eligibility if given_here and not refused else "",
+        funding_source=dose.funding if given_here and not refused else "",
+        vis=vis if given_here and not refused else (),
+    )
+
+
+def build_message(submission: RegistrySubmission, connection: RegistryConnection | None) -> str:
+    dose = Immunization.objects.select_related(
+        "patient", "patient__clinic", "clinic", "given_by", "ordering_provider", "created_by"
+    ).get(pk=submission.immunization_id)
+    clinic: Clinic = dose.clinic
+    sender = Sender(
+        application="MEDASSIST",
+        facility=(connection.sending_facility if connection else clinic.code.upper()),
+        receiving_application=connection.receiving_application if connection else "IIS",
+        receiving_facility=connection.receiving_facility if connection else "IIS",
+        processing_id=connection.processing_id if connection else "P",
+    )
+    return build_vxu(
+        sender,
+        _patient(dose.patient),
+        [_administration(dose, submission.action)],
+        control_id=submission.control_id,
+        sent_at=submission.created_at,
+    )
+
+
+def vxu_for_immunization(public_id: str) -> str:
+    """The VXU that reports this dose as added (for `medassist hl7 vxu ID`); no submission is
+    created and nothing is sent."""
+    dose = Immunization.objects.get(public_id=public_id)
+    connection = RegistryConnection.objects.filter(clinic_id=dose.clinic_id).first()
+    preview = RegistrySubmission(
+        clinic_id=dose.clinic_id,
+        immunization=dose,
+        action="D" if dose.status == Immunization.Status.ENTERED_IN_ERROR else "A",
+        control_id="PREVIEW",
+        created_at=clock.now(),
+    )
+    return build_message(preview, connection)
+
+
+def _status(ack: Ack) -> str:
+    if ack.code in {"AA", "CA"}:
+        warned = any(e.severity in {"W", "I"} for e in ack.errors)
+        return RegistrySubmission.Status.WARNING if warned else RegistrySubmission.Status.ACCEPTED
+    if ack.code in {"AR", "CR"}:
+        return RegistrySubmission.Status.REJECTED
+    return RegistrySubmission.Status.ERROR
+
+
+def deliver_vxu(message: OutboxMessage) -> str:
+    submission = RegistrySubmission.objects.filter(pk=message.payload.get("submission")).first()
+    if submission is None:
+        raise Skip("the submission no longer exists")
+    if submission.status in FINAL:
+        raise Skip(f"already answered {submission.ack_code}")
+    connection = RegistryConnection.objects.filter(
+        clinic_id=submission.clinic_id, active=True
+    ).first()
+    if connection is None:
+        raise Skip("no registry is configured for the clinic")
+    if not submission.message:
+        text = build_message(submission, connection)
+        RegistrySubmission.objects.filter(pk=submission.pk, message="").update(message=text)
+        submission.refresh_from_db()
+    RegistrySubmission.objects.filter(pk=submission.pk).update(attempts=message.attempts)
+    try:
+        reply = mllp.send(
+            connection.host, connection.port, submission.message, timeout=connection.timeout_seconds
+        )
+        ack = parse_ack(reply)
+        if ack.control_id and ack.control_id != submission.control_id:
+            raise ValueError(
+                f"the registry acknowledged {ack.control_id}, not {submission.control_id}"
+            )
+    except (mllp.MllpError, ValueError) as error:
+        last = message.attempts >= MAX_ATTEMPTS
+        RegistrySubmission.objects.filter(pk=submission.pk).update(
+            last_error=str(error)[:300],
+            status=RegistrySubmission.Status.FAILED if last else RegistrySubmission.Status.QUEUED,
+        )
+        raise
+    with transaction.atomic():
+        RegistrySubmission.objects.filter(pk=submission.pk).update(
+            status=_status(ack),
+            ack_code=ack.code,
+            ack_text=ack.text[:500],
+            ack_errors=[
+                {"severity": e.severity, "code": e.code, "location": e.location, "text": e.text}
+                for e in ack.errors
+            ],
+            ack_raw=ack.raw,
+            last_error="",
+            answered_at=clock.now(),
+        )
+    return f"VXU {submission.control_id}: {ack.code}"
+
+
+def register() -> None:
+    register_handler(VXU_KIND, deliver_vxu)
