@@ -17,8 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
+from medassist.access.actor import Actor
+from medassist.audit.models import Action, Outcome
+from medassist.audit.services import record
 from medassist.clinics.models import Clinic
 from medassist.core import clock
 from medassist.events.models import OutboxMessage
@@ -226,6 +230,22 @@ def deliver_vxu(message: OutboxMessage) -> str:
             ack_raw=ack.raw,
             last_error="",
             answered_at=clock.now(),
+        )
+        # A disclosure of PHI to public health, kept for the accounting of disclosures
+        # (HIPAA 45 CFR 164.528): who was sent what, where, and what they answered.
+        record(
+            Actor(user=AnonymousUser(), channel="hl7"),
+            Action.EXPORT,
+            "Immunization",
+            patient=submission.immunization.patient,
+            clinic_id=submission.clinic_id,
+            entity_id=str(submission.immunization.public_id),
+            description=(
+                f"VXU {submission.control_id} (action {submission.action}) to the immunization "
+                f"registry {connection.host}:{connection.port}: {ack.code}"
+            ),
+            outcome=Outcome.SUCCESS if ack.accepted else Outcome.FAILED,
+            username="system:registry",
         )
     return f"VXU {submission.control_id}: {ack.code}"
 

@@ -52,6 +52,8 @@ from medassist.immunizations.models import (
     Reaction,
     RegistryConnection,
     RegistrySubmission,
+    Route,
+    Site,
     StandingOrder,
     VaccineLot,
 )
@@ -663,6 +665,73 @@ def retract(*, actor: Actor, immunization: Immunization, reason: str) -> Immuniz
     return immunization
 
 
+def amend(
+    *,
+    actor: Actor,
+    immunization: Immunization,
+    site: str | None = None,
+    route: str | None = None,
+    dose_volume_ml: Decimal | None = None,
+    occurred_on: dt.date | None = None,
+    lot_number: str | None = None,
+    reason: str,
+) -> Immunization:
+    """Correct a detail of a dose record (the site written on the wrong leg, a historical date
+    misread from a card); the registry is sent the update (RXA-21 U). What the dose was and the
+    lot it came from are not changed this way: a wrong vaccine is entered in error and recorded
+    again."""
+    if not can(actor, Permission.ADMINISTER_VACCINE, immunization):
+        raise PermissionDenied("Your role may not correct immunization records at this clinic.")
+    if immunization.status != Immunization.Status.COMPLETED:
+        raise ValidationError("Only a dose given or recorded as given can be corrected.")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError({"reason": "Say what is corrected and why."})
+    changes: dict[str, object] = {}
+    if site is not None and site != immunization.site:
+        if site not in Site.values:
+            raise ValidationError({"site": "Unknown site."})
+        changes["site"] = site
+    if route is not None and route != immunization.route:
+        if route not in Route.values:
+            raise ValidationError({"route": "Unknown route."})
+        changes["route"] = route
+    if dose_volume_ml is not None and dose_volume_ml != immunization.dose_volume_ml:
+        if not Decimal("0.05") <= dose_volume_ml <= Decimal("2"):
+            raise ValidationError({"dose_volume_ml": "A dose volume is 0.05 to 2 mL."})
+        changes["dose_volume_ml"] = dose_volume_ml
+    if occurred_on is not None and occurred_on != immunization.occurred_on:
+        if not immunization.historical:
+            raise ValidationError({"occurred_on": "The date of a dose given here is its time."})
+        if occurred_on > clock.today() or occurred_on < immunization.patient.birth_date:
+            raise ValidationError({"occurred_on": "The date is outside the patient's life."})
+        changes["occurred_on"] = occurred_on
+    if lot_number is not None and lot_number.strip() != immunization.lot_number:
+        if not immunization.historical:
+            raise ValidationError({"lot_number": "A lot given here comes from the stock."})
+        changes["lot_number"] = lot_number.strip()[:20]
+    if not changes:
+        raise ValidationError("Nothing was changed.")
+    with transaction.atomic():
+        updated = Immunization.objects.filter(
+            pk=immunization.pk, version=immunization.version
+        ).update(**changes, version=F("version") + 1, updated_at=clock.now())
+        if not updated:
+            raise ValidationError("This record was changed meanwhile; reload and try again.")
+        immunization.refresh_from_db()
+        record(
+            actor,
+            Action.UPDATE,
+            "Immunization",
+            patient=immunization.patient,
+            clinic_id=immunization.clinic_id,
+            entity_id=str(immunization.public_id),
+            description=f"corrected {', '.join(sorted(changes))}: {reason}"[:300],
+        )
+        queue_registry(immunization, "U")
+    return immunization
+
+
 # -- After the dose --------------------------------------------------------------------------
 
 
@@ -937,9 +1006,7 @@ def queue_registry(dose: Immunization, action: str) -> RegistrySubmission | None
         control_id=uuid.uuid4().hex[:20].upper(),
         message="",
     )
-    enqueue(
-        VXU_KIND, {"submission": submission.pk}, subject=str(dose.public_id), background=True
-    )
+    enqueue(VXU_KIND, {"submission": submission.pk}, subject=str(dose.public_id), background=True)
     return submission
 
 

@@ -8,6 +8,7 @@ import hl7
 import pytest
 from django.core.management import CommandError, call_command
 
+from medassist.audit.models import AuditEvent
 from medassist.core import clock
 from medassist.events.models import OutboxMessage
 from medassist.events.services import MAX_ATTEMPTS, process_outbox
@@ -79,6 +80,8 @@ def test_dose_is_reported_and_acknowledged(
     codes_sent = {str(obx[3]).split("^")[0] for obx in message.segments("OBX")}
     assert {"64994-7", "30963-3", "69764-9", "29769-7"} <= codes_sent
     assert submission.message == received
+    disclosure = AuditEvent.objects.get(action="export", entity_id=str(dose.public_id))
+    assert disclosure.username == "system:registry" and "AA" in disclosure.description
 
 
 def test_registry_error_is_kept_for_the_manager_and_not_resent(
@@ -180,6 +183,10 @@ def test_deletion_and_historical_and_refusal_messages(
     with django_capture_on_commit_callbacks(execute=True):
         dose = give_hib(cast, actor_of, patient)
     with django_capture_on_commit_callbacks(execute=True):
+        dose = services.amend(
+            actor=actor_of(cast.alice), immunization=dose, site="RT", reason="right thigh"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
         services.retract(actor=actor_of(cast.alice), immunization=dose, reason="wrong patient")
     with django_capture_on_commit_callbacks(execute=True):
         services.record_historical(
@@ -194,7 +201,8 @@ def test_deletion_and_historical_and_refusal_messages(
             actor=actor_of(cast.alice), patient=patient, cvx="116", reason="parent declined"
         )
     messages = [hl7.parse(m) for m in registry.received]
-    assert [str(m.segment("RXA")[21]) for m in messages] == ["A", "D", "A", "A"]
-    assert str(messages[2].segment("RXA")[9]).startswith("02")  # historical, other provider
-    assert str(messages[3].segment("RXA")[20]) == "RE"
-    assert RegistrySubmission.objects.filter(status="accepted").count() == 4
+    assert [str(m.segment("RXA")[21]) for m in messages] == ["A", "U", "D", "A", "A"]
+    assert str(messages[1].segment("RXR")[2]).startswith("RT")
+    assert str(messages[3].segment("RXA")[9]).startswith("02")  # historical, other provider
+    assert str(messages[4].segment("RXA")[20]) == "RE"
+    assert RegistrySubmission.objects.filter(status="accepted").count() == 5
