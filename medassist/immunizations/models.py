@@ -161,8 +161,10 @@ class Immunization(PublicModel):
         OTHER_PROVIDER = "02", "Historical, from another provider"
         PARENT_RECORD = "03", "Historical, from a parent's written record"
         PARENT_RECALL = "04", "Historical, from a parent's recall"
-        REGISTRY = "07", "Historical, from a registry"
-        SCHOOL = "08", "Historical, from a school record"
+        REGISTRY = "05", "Historical, from another registry"
+        BIRTH_CERTIFICATE = "06", "Historical, from a birth certificate"
+        SCHOOL = "07", "Historical, from a school record"
+        PUBLIC_AGENCY = "08", "Historical, from a public agency"
 
     class Consent(models.TextChoices):
         GIVEN = "given", "Consent given"

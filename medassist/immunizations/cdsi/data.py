@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET  # noqa: S405 - CDC's own files from the reference directory
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -195,6 +195,8 @@ class SupportingData:
     cvx_names: dict[str, str]
     conflicts_by_current: dict[str, tuple[Conflict, ...]]
     observations: dict[str, str]  # code -> title
+    # impacted (current) CVX -> conflicting (previous) CVX -> its conflicts (section 6.7)
+    conflicts_by_previous: dict[str, dict[str, tuple[Conflict, ...]]] = field(default_factory=dict)
 
     def group_of_antigen(self, antigen: str) -> str | None:
         for group, antigens in self.vaccine_groups.items():
@@ -451,6 +453,13 @@ def load(directory: Path) -> SupportingData:
         cvx_names=cvx_names,
         conflicts_by_current={k: tuple(v) for k, v in conflicts.items()},
         observations=observations,
+        conflicts_by_previous={
+            current: {
+                previous: tuple(c for c in found if c.previous_cvx == previous)
+                for previous in {c.previous_cvx for c in found}
+            }
+            for current, found in conflicts.items()
+        },
     )
 
 

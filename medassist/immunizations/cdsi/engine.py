@@ -10,11 +10,21 @@ clinical content is in CDC's supporting data (data.py); this module holds only t
     7    forecast the next target dose     -> _forecast
     8    select the best patient series    -> _best_series
     9    vaccine group forecasts           -> _group_forecast
+
+Where the specification leaves a choice open, the reading taken is written where it is applied
+(search for the rule id): a completed series group counts for a conditional skip only from the
+date it was completed (table 6-7 with CONDSKIP-2); vaccine counts for a skip look at the whole
+history when vaccine types are listed (CONDSKIP-1); an empty candidate earliest date is
+12/31/2999 (table 7-9); the forecast finish date adds one minimum interval (SELECTB-12); the
+conflict status of an earlier dose is its status in the patient series being evaluated
+(CALCDTCONFLICT-2); which of several vaccine group forecasts is shown first (_choose) is not
+specified at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +35,7 @@ from .types import (
     AntigenForecast,
     DoseEvaluation,
     Patient,
+    PatientObservation,
     Result,
     VaccineGroupForecast,
 )
@@ -124,14 +135,45 @@ class _Context:
         self.dob = patient.dob
         self.gender = {"F": "Female", "M": "Male"}.get(patient.gender.upper()[:1], "Unknown")
         self.doses = sorted(patient.doses, key=lambda d: d.date_administered)
-        self.observations = {o.code.zfill(3): o for o in patient.observations}
-        self.complete_groups: dict[str, set[str]] = {}  # antigen -> series groups complete
+        self.cvx = [sd.normalize_cvx(d.cvx) for d in self.doses]  # by position in self.doses
+        # CALCDTINT-9 measures from "the most recent active patient observation": when a code
+        # is repeated (two pregnancies) the latest dated one stands for it.
+        self.observations: dict[str, PatientObservation] = {}
+        for o in patient.observations:
+            code = o.code.zfill(3)
+            kept = self.observations.get(code)
+            if kept is None or (o.date or MIN_DATE) >= (kept.date or MIN_DATE):
+                self.observations[code] = o
+        self._ages: dict[int, tuple[Duration, dt.date]] = {}  # id(age) -> (age, dob + age)
+        self._facts: dict[str, tuple[bool, bool, frozenset[str]]] = {}
+        # antigen -> series group -> the date its first complete patient series was completed
+        self.complete_groups: dict[str, dict[str, dt.date]] = {}
 
     def age_date(self, duration: Duration | None) -> dt.date | None:
-        return _plus(self.dob, duration)
+        """Date of birth plus an age (CALCDTAGE-1..5, CALCDTIND, CALCDTSKIP-3/4, ...)."""
+        if duration is None:
+            return None
+        # keyed by identity (hashing the dataclass costs more than the date arithmetic); the
+        # entry keeps its Duration alive, so an id is never reused while the run lasts
+        found = self._ages.get(id(duration))
+        if found is None:
+            found = self._ages[id(duration)] = (duration, duration.after(self.dob))
+        return found[1]
 
     def observed(self, code: str) -> bool:
-        return code.zfill(3) in self.observations
+        return bool(self.observations) and code.zfill(3) in self.observations
+
+    def antigen_facts(self, antigen: sd.Antigen) -> tuple[bool, bool, frozenset[str]]:
+        """7.2 and 7.3 depend only on the patient and the antigen: evidence of immunity, an
+        antigen contraindication, the contraindicated vaccines (worked out once per antigen)."""
+        found = self._facts.get(antigen.name)
+        if found is None:
+            found = self._facts[antigen.name] = (
+                _immune(self, antigen),
+                _antigen_contraindicated(self, antigen),
+                frozenset(_contraindicated_vaccines(self, antigen)),
+            )
+        return found
 
 
 # -- 4.2 Organize immunization history -------------------------------------------------------
@@ -171,7 +213,7 @@ def _relevant(ctx: _Context, series: sd.Series) -> bool:
         return False
     if series.kind in {"Standard", "Evaluation Only"}:
         return True
-    return any(_indication_applies(ctx, i) for i in series.indications)
+    return bool(ctx.observations) and any(_indication_applies(ctx, i) for i in series.indications)
 
 
 # -- 6 Evaluate ------------------------------------------------------------------------------
@@ -210,60 +252,51 @@ def _reference_date(
         satisfied = ps.satisfied_record(interval.from_target_dose)
         return satisfied.date if satisfied else None
     if interval.from_most_recent:
-        before = records[position].date if position < len(records) else ctx.assessed
-        limit = records[position].dose.id if position < len(records) else None
-        latest: dt.date | None = None
-        for dose in ctx.doses:
-            if dose.id == limit:
-                break
-            if dose.date_administered > before:
-                break
-            if sd.normalize_cvx(dose.cvx) not in interval.from_most_recent:
+        # CALCDTINT-8: the most recent earlier dose of one of the listed vaccine types, from the
+        # whole history (a zoster interval is measured from a varicella vaccine), skipping a
+        # dose this patient series found to be an inadvertent administration. In evaluation
+        # "earlier" is earlier in the date-sorted history; in a forecast, any dose given.
+        limit = records[position].index if position < len(records) else len(ctx.doses)
+        for index in range(limit - 1, -1, -1):
+            dose = ctx.doses[index]
+            if dose.date_administered > ctx.assessed:
                 continue
-            inadvertent = any(
-                o.inadvertent
-                for r in records
-                if r.dose.id == dose.id
-                for o in [ps.outcomes.get(r.index)]
-                if o
-            )
-            if not inadvertent:
-                latest = dose.date_administered
-        return latest
+            if ctx.cvx[index] not in interval.from_most_recent:
+                continue
+            outcome = ps.outcomes.get(index)
+            if outcome is None or not outcome.inadvertent:
+                return dose.date_administered
+        return None
     if interval.from_observation:
         observation = ctx.observations.get(interval.from_observation.zfill(3))
         return observation.date if observation else None
     return None
 
 
-def _conflict_end(
-    ctx: _Context, ps: _PatientSeries, conflict: sd.Conflict, previous: AdministeredDose
-) -> dt.date | None:
-    """CALCDTCONFLICT-2: the minimum conflict end interval when the previous dose is valid or
-    has no evaluation status, the full conflict end interval when it has another status."""
-    status = None
-    for outcome_index, outcome in ps.outcomes.items():
-        if ctx.doses[outcome_index] is previous:
-            status = outcome.status
-    duration = conflict.minimum_end if status in {None, VALID} else conflict.end
-    return _plus(previous.date_administered, duration)
-
-
 def _in_conflict(ctx: _Context, ps: _PatientSeries, record: _Record) -> bool:
-    """6.7, CONFLICT-3: the dose is an impacted dose when it falls between the conflict begin
-    and end dates of an earlier dose of a conflicting vaccine type."""
-    conflicts = ctx.data.conflicts_by_current.get(record.cvx)
+    """6.7: the dose is an impacted vaccine dose administered (CONFLICT-3) when its date is on
+    or after the conflict begin interval date (CALCDTCONFLICT-1) and before the conflict end
+    interval date (CALCDTCONFLICT-2) of an earlier dose of a conflicting vaccine type.
+
+    CALCDTCONFLICT-2 uses the minimum conflict end interval when the earlier dose is 'Valid' or
+    has no evaluation status, the conflict end interval when it has another status. The status
+    is the earlier dose's evaluation in this relevant patient series: a measles dose has none in
+    a varicella series (the spec's "no evaluation status"), an earlier varicella dose that was
+    too young is 'Not Valid' there. Same-day doses are never in conflict: every conflict begin
+    interval in the supporting data is 1 day, and the begin date is computed, not assumed."""
+    conflicts = ctx.data.conflicts_by_previous.get(record.cvx)
     if not conflicts:
         return False
-    for previous in ctx.doses[: record.index]:
-        if previous.date_administered >= record.date:
+    for index in range(record.index):
+        found = conflicts.get(ctx.cvx[index])
+        if not found:
             continue
-        cvx = sd.normalize_cvx(previous.cvx)
-        for conflict in conflicts:
-            if conflict.previous_cvx != cvx:
-                continue
-            begin = _plus(previous.date_administered, conflict.begin) or MIN_DATE
-            end = _conflict_end(ctx, ps, conflict, previous) or MIN_DATE
+        given = ctx.doses[index].date_administered
+        outcome = ps.outcomes.get(index)
+        valid_or_none = outcome is None or outcome.status == VALID
+        for conflict in found:
+            begin = _plus(given, conflict.begin) or MIN_DATE
+            end = _plus(given, conflict.minimum_end if valid_or_none else conflict.end) or MIN_DATE
             if begin <= record.date < end:
                 return True
     return False
@@ -294,8 +327,18 @@ def _condition_met(
         end = ctx.age_date(condition.end_age) or MAX_DATE
         return begin <= reference < end
     if kind == "completed series":
-        complete = ctx.complete_groups.get(ps.series.antigen, set())
-        return any(group in complete for group in condition.series_groups)
+        # Table 6-7 asks whether the series group holds a relevant patient series with the
+        # status 'Complete'. A status is a property of the history up to a date, and CONDSKIP-2
+        # makes every skip condition relative to its reference date (the date administered in
+        # evaluation), so the group must have been complete on or before that date: a dose
+        # given in September is not skipped because of a series the patient completed in the
+        # following April. "On or before" follows the glossary's "previous vaccine dose
+        # administered: prior to or on the same day as" the current one.
+        completed = ctx.complete_groups.get(ps.series.antigen, {})
+        return any(
+            group in completed and completed[group] <= reference
+            for group in condition.series_groups
+        )
     if kind == "interval":
         previous = records[position - 1] if 0 < position <= len(records) else None
         if previous is None:
@@ -307,15 +350,25 @@ def _condition_met(
         end = ctx.age_date(condition.end_age) or MAX_DATE
         start = condition.start_date or MIN_DATE
         stop = condition.end_date or MAX_DATE
+        # CONDSKIP-1 counts "vaccine doses administered" of the listed vaccine types: the whole
+        # history, not only this antigen's records (a pertussis target dose is skipped after a
+        # Td, which has no pertussis antigen). With no vaccine types "any vaccine valid for the
+        # antigen is permitted" (glossary, Conditional Skip Type): this antigen's records. Only
+        # doses before the one being evaluated count (all of them in a forecast); 'Valid' is
+        # the dose's evaluation status in this patient series.
+        limit = records[position].index if position < len(records) else len(ctx.doses)
+        if condition.vaccine_types:
+            wanted_types = condition.vaccine_types
+            indices: Iterable[int] = (i for i in range(limit) if ctx.cvx[i] in wanted_types)
+        else:
+            indices = (r.index for r in records[:position])
         count = 0
-        # CONDSKIP-1: doses of the listed vaccine types, evaluated before this point
-        for record in records[:position]:
-            if condition.vaccine_types and record.cvx not in condition.vaccine_types:
-                continue
-            if not (begin <= record.date < end and start <= record.date < stop):
+        for index in indices:
+            given = ctx.doses[index].date_administered
+            if not (begin <= given < end and start <= given < stop):
                 continue
             if condition.dose_type == "valid":
-                outcome = ps.outcomes.get(record.index)
+                outcome = ps.outcomes.get(index)
                 if not outcome or outcome.status != VALID:
                     continue
             count += 1
@@ -523,7 +576,7 @@ def _dates(
     ps: _PatientSeries,
     index: int,
     records: list[_Record],
-    blocked: set[str],
+    blocked: frozenset[str],
 ) -> _Forecast:
     """7.5, FORECASTDTCAN-1 and FORECASTDT-1 to -6, FORECASTRECVAC-1, FORECASTDN-1."""
     target = ps.targets[index]
@@ -547,20 +600,29 @@ def _dates(
             earliest_intervals.append(interval.earliest_recommended.after(reference))
         if interval.latest_recommended:
             latest_intervals.append(interval.latest_recommended.after(reference))
-    # CALCDTCONFLICT-3: conflicts with a preferable vaccine of the next target dose
+    # CALCDTCONFLICT-3: a dose given of a vaccine type conflicting with a preferable vaccine
+    # of the target dose ends its conflict at its date plus the conflict end interval
     for vaccine in dose.preferable:
-        for conflict in ctx.data.conflicts_by_current.get(vaccine.cvx, ()):
-            for given in ctx.doses:
-                if given.date_administered > ctx.assessed:
-                    continue
-                if sd.normalize_cvx(given.cvx) == conflict.previous_cvx and conflict.end:
+        conflicts = ctx.data.conflicts_by_previous.get(vaccine.cvx)
+        if not conflicts:
+            continue
+        for given, cvx in zip(ctx.doses, ctx.cvx, strict=True):
+            if given.date_administered > ctx.assessed:
+                continue
+            for conflict in conflicts.get(cvx, ()):
+                if conflict.end:
                     candidates.append(conflict.end.after(given.date_administered))
     if dose.season_start:
         candidates.append(dose.season_start)
     evaluated = [r for r in records if r.index in ps.outcomes]
     if evaluated:
         candidates.append(evaluated[-1].date)
-    earliest = max(candidates) if candidates else ctx.dob
+    # Table 7-9: a candidate earliest date with nothing to compute it from (no minimum age, no
+    # interval with a reference dose, no conflict, season or earlier dose) is assumed to be
+    # 12/31/2999, so table 7-10 finds it is not before the maximum age date and the series is
+    # 'Aged Out' ("unable to finish the series prior to the maximum age"); it is never the
+    # date of birth.
+    earliest = max(candidates) if candidates else MAX_DATE
     if earliest_age:
         recommended = earliest_age
     elif earliest_intervals:
@@ -606,70 +668,71 @@ def _dates(
     return forecast
 
 
-def _forecast(ctx: _Context, antigen: sd.Antigen, ps: _PatientSeries, records: list[_Record]):
-    """Chapter 7 for one relevant patient series."""
+def _forecast(
+    ctx: _Context, antigen: sd.Antigen, ps: _PatientSeries, records: list[_Record]
+) -> _Forecast:
+    """Chapter 7 (figure 7-1) for one relevant patient series: 7.1 conditional skip, 7.2
+    immunity, 7.3 contraindications, 7.4 forecast need (table 7-10), 7.5 dates, and 7.6: when
+    the forecast target dose would be skipped on its own earliest date, it is skipped and the
+    forecast is made again, from 7.1, for the next target dose."""
     position = len(records)
     index = next((i for i, t in enumerate(ps.targets) if t.status is None), len(ps.targets))
-    # 7.1 conditional skip, reference date = assessment date (CONDSKIP-2)
-    while index < len(ps.targets) and _can_skip(
-        ctx, ps, ps.targets[index], "forecast", ctx.assessed, records, position
-    ):
-        ps.targets[index].status = SKIPPED
-        index += 1
-    blocked = _contraindicated_vaccines(ctx, antigen)
-    # 7.4 table 7-10
-    if index >= len(ps.targets):
-        if any(t.status == SATISFIED for t in ps.targets):
-            return _Forecast(COMPLETE, reason="Patient series is complete")
-        return _Forecast(
-            NOT_RECOMMENDED, reason="Not recommended at this time due to past immunization history"
-        )
-    if _immune(ctx, antigen):
-        return _Forecast(IMMUNE, reason="Patient has evidence of immunity")
-    preferable = {v.cvx for v in ps.targets[index].dose.preferable}
-    if _antigen_contraindicated(ctx, antigen) or (preferable and preferable <= blocked):
-        return _Forecast(CONTRAINDICATED, reason="Patient has a contraindication")
+    immune, antigen_contraindicated, blocked = ctx.antigen_facts(antigen)
     while True:
+        # 7.1 conditional skip, reference date = assessment date (CONDSKIP-2)
+        while index < len(ps.targets) and _can_skip(
+            ctx, ps, ps.targets[index], "forecast", ctx.assessed, records, position
+        ):
+            ps.targets[index].status = SKIPPED
+            index += 1
+        # 7.4, table 7-10, in the order of its rules
+        if index >= len(ps.targets):
+            if any(t.status == SATISFIED for t in ps.targets):
+                return _Forecast(COMPLETE, reason="Patient series is complete")
+            return _Forecast(
+                NOT_RECOMMENDED,
+                reason="Not recommended at this time due to past immunization history",
+            )
+        if immune:
+            return _Forecast(IMMUNE, reason="Patient has evidence of immunity")
         target = ps.targets[index]
+        # table 7-7: an antigen contraindication, or every preferable vaccine of the target dose
+        # to be forecast has a vaccine contraindication (table 7-6)
+        preferable = {v.cvx for v in target.dose.preferable}
+        if antigen_contraindicated or (preferable and preferable <= blocked):
+            return _Forecast(CONTRAINDICATED, reason="Patient has a contraindication")
         if target.dose.season_end and ctx.assessed > target.dose.season_end:
             return _Forecast(NOT_RECOMMENDED, reason="Past seasonal recommendation end date")
         forecast = _dates(ctx, ps, index, records, blocked)
         maximum = forecast.latest + dt.timedelta(days=1) if forecast.latest else MAX_DATE
         if ctx.assessed >= maximum:
             return _Forecast(AGED_OUT, reason="Patient has exceeded the maximum age")
-        if forecast.earliest and forecast.earliest >= maximum:
+        if forecast.earliest is None or forecast.earliest >= maximum:
             return _Forecast(
                 AGED_OUT, reason="Patient is unable to finish the series prior to the maximum age"
             )
-        # 7.6 validate the recommendation: would the dose be skipped on its earliest date?
-        if forecast.earliest and _can_skip(
-            ctx, ps, target, "forecast", forecast.earliest, records, position
-        ):
-            target.status = SKIPPED
-            index += 1
-            if index >= len(ps.targets):
-                if any(t.status == SATISFIED for t in ps.targets):
-                    return _Forecast(COMPLETE, reason="Patient series is complete")
-                return _Forecast(NOT_RECOMMENDED, reason="Not recommended at this time")
-            continue
-        return forecast
+        # 7.6 validate the recommendation: conditional skip with the earliest date (7.6.1)
+        if not _can_skip(ctx, ps, target, "forecast", forecast.earliest, records, position):
+            return forecast
+        target.status = SKIPPED
+        index += 1
 
 
 # -- 8 Select best patient series ------------------------------------------------------------
 
 
 def _finish_date(ps: _PatientSeries) -> dt.date | None:
-    """SELECTB-12: the forecast's earliest date plus the minimum intervals still to come."""
+    """SELECTB-12: "the earliest date of the patient series forecast ... plus the latest
+    minimum interval from the remaining target dose(s)". Read as written: the one minimum
+    interval, of the target doses after the forecast one, that ends latest when added to the
+    earliest date (not a chain of all of them, which the rule does not say); no remaining
+    target dose: the earliest date itself."""
     forecast = ps.forecast
     if forecast is None or forecast.earliest is None or forecast.target is None:
         return None
-    finish = forecast.earliest
     remaining = ps.targets[ps.targets.index(forecast.target) + 1 :]
-    for target in remaining:
-        minimums = [i.minimum for i in target.dose.intervals if i.minimum and i.from_previous]
-        if minimums:
-            finish = max(m.after(finish) for m in minimums)
-    return finish
+    minimums = [i.minimum for t in remaining for i in t.dose.intervals if i.minimum]
+    return max((m.after(forecast.earliest) for m in minimums), default=forecast.earliest)
 
 
 def _completable(ctx: _Context, ps: _PatientSeries) -> bool:
@@ -728,7 +791,9 @@ def _prioritized(ctx: _Context, group: list[_PatientSeries]) -> _PatientSeries |
         return complete[0]
     if not complete and len(in_process) == 1:
         return in_process[0]
-    if not complete and not in_process and len(defaults) == 1 and defaults[0] in scorable:
+    if not complete and not in_process and len(defaults) == 1:
+        # table 8-3, last rule: it counts the group's default series, scorable or not (as the
+        # first rule does when nothing is scorable)
         return defaults[0]
     # 8.3, table 8-5
     scores: list[int]
@@ -904,25 +969,47 @@ def _group_forecast(
     )
 
 
-def _choose(ctx: _Context, options: list[VaccineGroupForecast]) -> VaccineGroupForecast:
-    """Chapter 9 makes one vaccine group forecast per series group and series type (FORECASTVG-1,
-    section 4.6): a child has a childhood and a 50-and-over pneumococcal forecast. The one shown
-    first is the one that applies now: a series group the patient has aged out of gives way to
-    one that has not, one the patient is too young to start gives way to one already under way;
-    among the rest a risk series (the recommendation made for this patient's condition) leads,
-    then the dose due soonest."""
-    chosen = options
-    live = [o for o in chosen if o.status != AGED_OUT]
-    if live:
-        chosen = live
-    started = [o for o in chosen if o.starts is None or o.starts <= ctx.assessed]
-    if started:
-        chosen = started
-    pending = [o for o in chosen if o.status == NOT_COMPLETE and o.earliest]
-    if pending:
-        return min(pending, key=lambda o: (o.series_type != "Risk", o.earliest or MAX_DATE))
+def _choose(
+    ctx: _Context, options: list[tuple[VaccineGroupForecast, list[_PatientSeries]]]
+) -> VaccineGroupForecast:
+    """Which of a vaccine group's forecasts is shown first. Chapter 9 makes one vaccine group
+    forecast per series group and series type (FORECASTVG-1, DEFFORECAST-012, section 4.6: "a
+    patient may end up with more than 1 vaccine group forecast"), so a child has a childhood and
+    a 50-and-over pneumococcal forecast; all of them are returned, the logic specification does
+    not say which to show, and this is only the presentation order:
+
+    1. a series group the patient can act on now: one whose minimum age to start has been
+       reached or in which the patient already has a valid dose (a 47-year-old's PPSV23 started
+       the 50+ series); a 75-and-over RSV forecast does not hide an infant's;
+    2. of those, one the patient has not aged out of;
+    3. a risk series before a standard one: it exists only because of the patient's indication
+       (table 5-5) and is the recommendation made for it, even when complete;
+    4. then the dose due soonest, then the status order below."""
+
+    def started(option: tuple[VaccineGroupForecast, list[_PatientSeries]]) -> bool:
+        forecast, members = option
+        return (
+            forecast.starts is None
+            or forecast.starts <= ctx.assessed
+            or any(ps.valid_doses for ps in members)
+        )
+
+    chosen = [o for o in options if started(o)] or options
+    chosen = [o for o in chosen if o[0].status != AGED_OUT] or chosen
+    chosen = [o for o in chosen if o[0].series_type == "Risk"] or chosen
     order = [NOT_COMPLETE, CONTRAINDICATED, COMPLETE, IMMUNE, NOT_RECOMMENDED, AGED_OUT]
-    return min(chosen, key=lambda o: order.index(o.status) if o.status in order else 99)
+    return min(
+        (o[0] for o in chosen),
+        key=lambda f: (
+            not (f.status == NOT_COMPLETE and f.earliest),
+            f.earliest or MAX_DATE,
+            order.index(f.status) if f.status in order else len(order),
+        ),
+    )
+
+
+def _group_order(group: str) -> tuple[int, str]:
+    return (int(group), "") if group.isdigit() else (1 << 30, group)
 
 
 def forecast(data: sd.SupportingData, patient: Patient, assessment_date: dt.date) -> Result:
@@ -938,14 +1025,19 @@ def forecast(data: sd.SupportingData, patient: Patient, assessment_date: dt.date
             for series in antigen.series
             if _relevant(ctx, series)
         ]
-        # Completed-series skip conditions look at other series groups of the same antigen,
-        # so series are evaluated in group order and completions recorded as they happen.
-        relevant.sort(key=lambda ps: ps.series.group)
+        # Completed-series skip conditions (table 6-7) look at another series group of the same
+        # antigen; in the supporting data they always name a lower-numbered group (risk groups
+        # name standard group 1), so series are evaluated in numeric group order and each
+        # completion is recorded as it happens.
+        relevant.sort(key=lambda ps: _group_order(ps.series.group))
         for ps in relevant:
             _evaluate(ctx, ps, antigen_records)
             ps.forecast = _forecast(ctx, antigen, ps, antigen_records)
             if ps.forecast.status == COMPLETE:
-                ctx.complete_groups.setdefault(antigen.name, set()).add(ps.series.group)
+                # completed on the date of the last dose that satisfied one of its targets
+                done = max((t.record.date for t in ps.targets if t.record), default=ctx.assessed)
+                completed = ctx.complete_groups.setdefault(antigen.name, {})
+                completed[ps.series.group] = min(done, completed.get(ps.series.group, done))
         best = _best_series(ctx, relevant) if relevant else []
         best_by_antigen[antigen.name] = best
         for ps in best:
@@ -976,11 +1068,13 @@ def forecast(data: sd.SupportingData, patient: Patient, assessment_date: dt.date
         for antigen_name in antigens:
             for ps in best_by_antigen.get(antigen_name, []):
                 by_group.setdefault((ps.series.group, ps.series.kind), []).append(ps)
-        options = [_group_forecast(ctx, name, members, records) for members in by_group.values()]
+        options = [
+            (_group_forecast(ctx, name, members, records), members) for members in by_group.values()
+        ]
         if options:
             chosen = _choose(ctx, options)
             groups[name] = chosen
-            alternatives[name] = tuple(o for o in options if o is not chosen)
+            alternatives[name] = tuple(o for o, _ in options if o is not chosen)
     return Result(assessment_date, tuple(evaluations), groups, alternatives)
 
 

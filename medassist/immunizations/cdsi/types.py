@@ -101,8 +101,9 @@ class Result:
     ) -> DoseEvaluation | None:
         """One status for a dose within a vaccine group: as evaluated in the group's shown
         forecast, or, given `series_type` ("Standard" / "Risk"), in the group's best series of
-        that type. Valid only when it is valid for every antigen of those series; otherwise the
-        first non-valid evaluation (with its reasons). A dose that carries none of the group's
+        that type. The first 'Not Valid' (or 'Sub-standard') evaluation when there is one;
+        otherwise Valid when some antigen of those series counted it, Extraneous when none did
+        (reasons are the chosen evaluation's). A dose that carries none of the group's
         antigens (a varicella dose listed in an MMR history) is reported as evaluated in its
         own group. None when the dose counted for nothing at all (an unknown CVX)."""
         shown = self.groups.get(group)
@@ -120,7 +121,12 @@ class Result:
             found = [e for e in self.evaluations if e.dose_id == dose_id]
         if not found:
             return None
+        # Table 3-1: 'Not Valid' and 'Sub-standard' mean the dose must be repeated, so one such
+        # antigen makes the dose so for the group. 'Extraneous' means it need not be repeated
+        # (extra doses, maximum age): a Tdap given as the 10-year Td booster is Valid for
+        # diphtheria and tetanus and extraneous for a complete pertussis series, and it is a
+        # Valid dose of the DTaP/Tdap/Td group.
         for e in found:
-            if e.status != "Valid":
+            if e.status not in {"Valid", "Extraneous"}:
                 return e
-        return found[0]
+        return next((e for e in found if e.status == "Valid"), found[0])
