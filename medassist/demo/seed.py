@@ -4,7 +4,8 @@ generated patients with everything they bring, in bulk.
 Demo data is written directly, not through the services: it describes years of a clinic's past
 in one go, with no actor to check or audit, and at a speed the services are not built for.
 The vital signs are the exception (vitals.py): recorded through the vitals service, so that
-their interpretations and alerts are the app's own."""
+their interpretations and alerts are the app's own; and so are the vaccines (immunizations.py):
+stock, standing orders and past doses through the immunization services."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from medassist.core import clock
 from medassist.core.testing import DEMO_PASSWORD, STAFF, make_cast
 from medassist.demo.flow import write_flow
 from medassist.demo.generator import PATIENTS_PER_CLINIC, SEED, PatientSpec, generate
+from medassist.demo.immunizations import seat_four_month_old, write_immunizations
 from medassist.demo.schedule import write_schedule
 from medassist.demo.vitals import write_vitals
 from medassist.encounters.models import Encounter
@@ -73,6 +75,7 @@ def load_demo(
         users = {name: getattr(cast, name) for name, *_ in STAFF}
         say(f"generating {per_clinic} patients per clinic")
         specs = generate(today=today, seed=seed, per_clinic=per_clinic)
+        seat_four_month_old(specs, today)  # into a room on today's North board (immunizations.py)
 
         base = cast.network.next_mrn
         patients = []
@@ -98,6 +101,8 @@ def load_demo(
         write_flow(today=today, tz=tz, clinics=clinics, users=users)
         say("vital signs of the visits that reached the room (through the vitals service)")
         write_vitals(today=today, tz=tz, clinics=clinics, users=users, progress=say)
+        say("vaccine stock, standing orders and past doses (through the immunization services)")
+        write_immunizations(today=today, clinics=clinics, users=users, progress=say)
         last = base + len(specs) - 1
         Network.objects.filter(pk=cast.network.pk).update(next_mrn=last + 1)
     return Loaded(
