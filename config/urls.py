@@ -12,5 +12,6 @@ urlpatterns = [
     path("flow/", include("medassist.flow.urls")),
     path("rooming/", include("medassist.rooming.urls")),
     path("vitals/", include("medassist.vitals.urls")),
+    path("immunizations/", include("medassist.immunizations.urls")),
     path("fhir/R4/", include("medassist.fhir.urls")),
 ]

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from medassist.flow.forms import CheckInForm, CheckoutForm, RoomForm, TargetsForm
+from medassist.immunizations import forms as immunization_forms
 from medassist.patients.forms import DemographicsForm, EmergencyAccessForm
 from medassist.patients.tests.factories import make_patient
 from medassist.vitals.forms import PolicyForm, VitalsForm
@@ -27,6 +28,22 @@ FIELD_NAMES = sorted(
     | {"q", "next", "from", "to", "user", "patient", "action", "outcome", "sort", "page"}
     | {"clinic", "day", "provider", "ma", "finished", "fp", "status", "start", "end", "find"}
     | {*VitalsForm.base_fields, *PolicyForm.base_fields, "confirm", "note", "reason"}
+    | {
+        name
+        for form in (
+            immunization_forms.ScanForm,
+            immunization_forms.DoseForm,
+            immunization_forms.HistoricalDoseForm,
+            immunization_forms.RefusalForm,
+            immunization_forms.OrderForm,
+            immunization_forms.RetractForm,
+            immunization_forms.ReactionForm,
+            immunization_forms.ReceiveLotForm,
+            immunization_forms.AdjustStockForm,
+            immunization_forms.StandingOrderForm,
+        )
+        for name in form.base_fields
+    }
 )
 # Values that break naive code: dates out of range, huge numbers, NUL, markup, non-ASCII.
 NASTY = st.sampled_from(

@@ -132,6 +132,59 @@ def _north_fhir_record(cast, resource_type: str) -> str:  # type: ignore[no-unty
     return north_records(cast, patient)[resource_type]
 
 
+def _north_immunization(cast) -> str:  # type: ignore[no-untyped-def]
+    # A North dose given at a visit (medassist/fhir/tests/immunization_records.py).
+    from medassist.fhir.tests.immunization_records import north_immunization
+
+    patient = make_patient(cast.north, family="Northerner", given="Nils")
+    return north_immunization(cast, patient)
+
+
+def _north_vaccination(cast, what: str) -> str:  # type: ignore[no-untyped-def]
+    # A North baby due for Hib, a lot and a standing order; for the dose routes Alice has given
+    # the dose (observation open), and there is a reaction to it and the registry's error
+    # answer: each immunization action would change something for an insider.
+    from medassist.access.actor import Actor
+    from medassist.core import clock
+    from medassist.immunizations import services
+    from medassist.immunizations.models import RegistrySubmission
+    from medassist.immunizations.tests import factories as f
+
+    born = clock.today() - dt.timedelta(days=122)
+    patient = make_patient(cast.north, family="Northerner", given="Nadia", birth_date=born)
+    f.historical(patient, "08", born)
+    for cvx in ("110", "49", "216", "116"):
+        f.historical(patient, cvx, born + dt.timedelta(days=61))
+    orders = f.standing_orders(cast.north, cast.bob)
+    lot = f.make_lot(cast.north, f.PEDVAXHIB, lot="NORTH1")
+    if what == "patient":
+        return str(patient.public_id)
+    if what == "lot":
+        return str(lot.public_id)
+    alice = Actor.for_user(cast.alice)
+    dose = services.administer(
+        actor=alice,
+        patient=patient,
+        encounter=None,
+        request=f.request_for(patient, lot, orders["Hib"]),
+    )
+    if what == "dose":
+        return str(dose.public_id)
+    if what == "reaction":
+        reaction = services.record_reaction(
+            actor=alice,
+            immunization=dose,
+            symptoms="fever",
+            onset_at=clock.now(),
+            outcome="resolved",
+        )
+        return str(reaction.public_id)
+    submission = RegistrySubmission.objects.create(
+        clinic=cast.north, immunization=dose, control_id="NORTH-AE", status="error", ack_code="AE"
+    )
+    return str(submission.public_id)
+
+
 NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
     (re.compile(r"^schedule/appointments/<uuid:appointment_id>/"), _north_appointment),
     (re.compile(r"^schedule/waitlist/<uuid:entry_id>/"), _north_waitlist_entry),
@@ -156,8 +209,19 @@ NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
     (re.compile(r"^vitals/patients/<uuid:patient_id>/"), _north_patient),
     (re.compile(r"^vitals/alerts/<uuid:alert_id>/"), _north_alert),
     (re.compile(r"^vitals/signs/<uuid:sign_id>/"), _north_sign),
+    *(
+        (re.compile(rf"^immunizations/{prefix}"), functools.partial(_north_vaccination, what=what))
+        for prefix, what in (
+            ("patients/<uuid:patient_id>/", "patient"),
+            ("doses/<uuid:dose_id>/", "dose"),
+            ("reactions/<uuid:reaction_id>/", "reaction"),
+            ("stock/lots/<uuid:lot_id>/", "lot"),
+            ("registry/<uuid:submission_id>/", "submission"),
+        )
+    ),
     (re.compile(r"^fhir/R4/Patient/<(?:\w+:)?id>$"), _north_patient),
     (re.compile(r"^fhir/R4/Encounter/<(?:\w+:)?id>$"), _north_encounter),
+    (re.compile(r"^fhir/R4/Immunization/<(?:\w+:)?id>$"), _north_immunization),
     *(
         (
             re.compile(rf"^fhir/R4/{resource_type}/<(?:\w+:)?id>$"),

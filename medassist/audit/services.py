@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.http import Http404
 from django.utils.ipv6 import clean_ipv6_address
 
 from medassist.access.actor import Actor
@@ -186,3 +187,24 @@ def verify_chain(
             "the latest entries were removed"
         )
     return ChainCheck(checked, None, head)
+
+
+def out_of_reach(
+    actor: Actor,
+    entity_type: str,
+    entity_id: object,
+    *,
+    action: Action | str = Action.READ,
+    message: str = "Not found",
+) -> Http404:
+    """Record the denied attempt on a record that does not exist or is outside the actor's
+    clinics (the two must look the same to the caller), and give the 404 to raise."""
+    record(
+        actor,
+        action,
+        entity_type,
+        entity_id=str(entity_id)[:64],
+        outcome=Outcome.DENIED,
+        description="not found or outside the user's clinics",
+    )
+    return Http404(message)

@@ -4,12 +4,11 @@ day: a break-the-glass read is of the chart, not of another clinic's schedule)."
 import uuid
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from medassist.access.actor import Actor
 from medassist.access.permissions import Permission
-from medassist.audit.models import Action, Outcome
-from medassist.audit.services import record
+from medassist.audit.models import Action
+from medassist.audit.services import out_of_reach, record
 from medassist.encounters.models import Encounter
 
 
@@ -37,15 +36,7 @@ def get_visit(
         .first()
     )
     if visit is None:
-        record(
-            actor,
-            Action.READ,
-            audit_as,
-            entity_id=str(public_id),
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404("No such visit")
+        raise out_of_reach(actor, audit_as, public_id, message="No such visit")
     record(
         actor,
         Action.READ,

@@ -7,6 +7,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from medassist.core import clock
+from medassist.fhir.immds import OPERATION_DEFINITION as IMMDS_FORECAST
+from medassist.fhir.immunizations import IMMUNIZATION
 from medassist.fhir.mappers.observation import (
     US_CORE_QUESTIONNAIRE_RESPONSE,
     US_CORE_SCREENING,
@@ -84,6 +86,21 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                     "with 400 (send `Prefer: handling=lenient` to have it ignored). Pages hold "
                     f"_count results (default 20, at most {MAX_COUNT}) from _offset."
                 ),
+                "operation": [
+                    {
+                        "name": "immds-forecast",
+                        "definition": IMMDS_FORECAST,
+                        "documentation": (
+                            "HL7 ImmDS (Immunization Decision Support Forecast): POST a "
+                            "Parameters with assessmentDate, patient and immunization; the "
+                            "answer holds each dose's evaluation and one recommendation per "
+                            "vaccine group, from CDC's CDSi logic and supporting data. "
+                            "Stateless: nothing is read or stored. Also at "
+                            "Immunization/$immds-forecast. Needs a role that may see "
+                            "immunizations."
+                        ),
+                    }
+                ],
                 "security": {
                     "cors": False,
                     "description": (
@@ -120,7 +137,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                             "searchParam": _search_params(kind.params),
                             "documentation": kind.documentation,
                         }
-                        for kind in KINDS.values()
+                        for kind in (*KINDS.values(), IMMUNIZATION)
                     ),
                     {
                         "type": "Practitioner",

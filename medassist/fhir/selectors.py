@@ -7,16 +7,16 @@ from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db.models import Model, Prefetch, QuerySet
-from django.http import Http404
 
 from medassist.access.actor import Actor
 from medassist.access.permissions import Permission
-from medassist.audit.models import Action, Outcome
-from medassist.audit.services import record
+from medassist.audit.models import Action
+from medassist.audit.services import out_of_reach, record
 from medassist.clinics.models import Membership
 from medassist.fhir.mappers.common import practitioner_id as _practitioner_id
 from medassist.fhir.mappers.schedule import ScheduleGroup
 from medassist.history.models import Allergy, Condition, Medication, SmokingStatus
+from medassist.immunizations.models import Immunization
 from medassist.patients.selectors import emergency_reason, visible_patients
 from medassist.rooming.models import ScreeningResponse
 from medassist.scheduling.models import ScheduleTemplate
@@ -80,6 +80,20 @@ def visible_vital_alerts(actor: Actor) -> QuerySet[VitalAlert]:
     )
 
 
+def visible_immunizations(actor: Actor) -> QuerySet[Immunization]:
+    """The doses in the charts of the clinics where the actor may see immunizations (an
+    emergency grant opens the chart, not the immunization record), with what the mapper reads:
+    patient, clinic, visit, lot, who gave and who ordered it, and their titles."""
+    if not actor.user.is_authenticated:
+        return Immunization.objects.none()
+    clinics = actor.clinics_with(Permission.VIEW_IMMUNIZATIONS)
+    return (
+        Immunization.objects.filter(patient__clinic_id__in=clinics)
+        .select_related("patient", "clinic", "encounter", "lot", "given_by", "ordering_provider")
+        .prefetch_related(_active_memberships("given_by"), _active_memberships("ordering_provider"))
+    )
+
+
 def get_patient_record(actor: Actor, matching: QuerySet[M], entity_id: str, *, audit_as: str) -> M:
     """The one record of `matching` (scoped to the actor, narrowed to the id asked for, with
     its patient loaded), or 404 when absent or out of reach, alike. Records the read, or the
@@ -87,15 +101,7 @@ def get_patient_record(actor: Actor, matching: QuerySet[M], entity_id: str, *, a
     170.315(d)(6))."""
     found: Any = matching.first()
     if found is None:
-        record(
-            actor,
-            Action.READ,
-            audit_as,
-            entity_id=entity_id[:64],
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404("Not found")
+        raise out_of_reach(actor, audit_as, entity_id)
     patient = found.patient
     reason = (
         ""
@@ -134,15 +140,7 @@ def get_practitioner(actor: Actor, practitioner_id: str) -> Any:
     ]
     found = staff.filter(pk__in=pks).first()
     if found is None:
-        record(
-            actor,
-            Action.READ,
-            "Practitioner",
-            entity_id=practitioner_id[:64],
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404("Not found")
+        raise out_of_reach(actor, "Practitioner", practitioner_id)
     record(actor, Action.READ, "Practitioner", entity_id=practitioner_id)
     return found
 
@@ -186,14 +184,6 @@ def visible_schedules(actor: Actor, provider_pks: list[int] | None = None) -> li
 def get_schedule(actor: Actor, schedule_id: str) -> ScheduleGroup:
     found = next((g for g in visible_schedules(actor) if g.id == schedule_id), None)
     if found is None:
-        record(
-            actor,
-            Action.READ,
-            "Schedule",
-            entity_id=schedule_id[:64],
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404("Not found")
+        raise out_of_reach(actor, "Schedule", schedule_id)
     record(actor, Action.READ, "Schedule", clinic_id=found.clinic.pk, entity_id=schedule_id)
     return found

@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import Coalesce
-from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
@@ -22,8 +21,8 @@ from medassist.access.actor import Actor
 from medassist.access.permissions import Permission
 from medassist.access.policies import can
 from medassist.access.roles import Role
-from medassist.audit.models import Action, Outcome
-from medassist.audit.services import record
+from medassist.audit.models import Action
+from medassist.audit.services import out_of_reach, record
 from medassist.clinics.models import Clinic, Membership, Room, RoomStatusChange
 from medassist.core import clock
 from medassist.encounters.models import Encounter, StageChange
@@ -31,6 +30,8 @@ from medassist.encounters.stages import FINAL, IN_ROOM, ON_SITE, Stage
 from medassist.flow import cycle
 from medassist.flow.models import FlowTargets
 from medassist.flow.timing import Targets, VisitTime, minutes_between, visit_time
+from medassist.immunizations.selectors import board_marks as observation_marks
+from medassist.immunizations.selectors import board_observation_stamp
 from medassist.patients.models import age_display
 from medassist.scheduling.models import AppointmentType
 from medassist.scheduling.selectors import day_bounds
@@ -95,6 +96,9 @@ class BoardRow:
     alerts: list[str] = field(default_factory=list)  # open critical-value alerts (vitals)
     repeat_bp_at: str = ""  # HH:MM when a raised blood pressure is due to be taken again
     repeat_bp_due: bool = False  # that time has come
+    observe_until: str = ""  # HH:MM when the observation after a vaccine ends (immunizations)
+    observation_over: bool = False  # that time has come: the MA releases the patient
+    observation_url: str = ""  # the patient's immunization page, where the release is
 
 
 @dataclass
@@ -150,14 +154,16 @@ def _day_visits(clinic: Clinic, day: dt.date) -> QuerySet[Encounter]:
 def board_fingerprint(clinic: Clinic, day: dt.date, *extra: object) -> str:
     """Changes whenever anything the board shows changes: a visit added or moved (every move
     bumps Encounter.updated_at), a room's status, a critical-value alert or blood-pressure
-    repeat timer, or the minute on the clock (times on the board are in whole minutes). Four
-    aggregate queries: the 5-second poll costs almost nothing
-    when nothing changed."""
+    repeat timer, an observation after a vaccine started or released, or the minute on the
+    clock (times on the board are in whole minutes). Five aggregate queries: the 5-second poll
+    costs almost nothing when nothing changed."""
     visits = _day_visits(clinic, day).aggregate(n=Count("id"), last=Max("updated_at"))
     rooms = Room.objects.filter(clinic=clinic).aggregate(n=Count("id"), last=Max("status_since"))
     minute = clock.now().replace(second=0, microsecond=0)
     vitals = board_alert_stamp(clinic.pk, day_bounds(day)[0])
+    observations = board_observation_stamp(clinic.pk, day_bounds(day)[0])
     parts = [clinic.pk, day, visits["n"], visits["last"], rooms["n"], rooms["last"], minute, vitals]
+    parts.append(observations)
     text = "|".join(str(p) for p in parts + list(extra))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -248,7 +254,10 @@ def flow_board(
     next_links = _next_links(may_see)
     zone = clock.localtime(now).tzinfo
     today = clock.today()
-    marks = board_marks(clinic.pk, [r[-1] for r in rows_data if r[1] in ON_SITE])
+    on_site = [r[-1] for r in rows_data if r[1] in ON_SITE]
+    marks = board_marks(clinic.pk, on_site)
+    observing = observation_marks(clinic.pk, on_site)
+    immunization_url = _link("immunizations:patient", "patient_id")
     rows: list[BoardRow] = []
     tally = dict.fromkeys(BOARD_STAGES, 0)
     for (public_id, stage, stage_since, version, visit_type, period_start, period_end, booked_at,
@@ -298,6 +307,10 @@ def flow_board(
             if mark.repeat_due_at is not None:
                 rows[-1].repeat_bp_at = mark.repeat_due_at.astimezone(zone).strftime("%H:%M")
                 rows[-1].repeat_bp_due = mark.repeat_due_at <= now
+        if (ends_at := observing.get(visit_pk)) is not None:
+            rows[-1].observe_until = ends_at.astimezone(zone).strftime("%H:%M")
+            rows[-1].observation_over = ends_at <= now
+            rows[-1].observation_url = immunization_url(patient_id) + "#observation"
     rooms = list(Room.objects.filter(clinic=clinic, active=True).select_related("status_by"))
     record(
         actor,
@@ -345,15 +358,7 @@ def get_room(actor: Actor, public_id: uuid.UUID | str) -> Room:
         else None
     )
     if room is None:
-        record(
-            actor,
-            Action.READ,
-            "Room",
-            entity_id=str(public_id),
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404("No such room")
+        raise out_of_reach(actor, "Room", public_id, message="No such room")
     return room
 
 

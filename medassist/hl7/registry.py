@@ -32,6 +32,7 @@ from medassist.hl7.ack import Ack, parse_ack
 from medassist.hl7.vxu import (
     ETHNICITY,
     RACE,
+    SITE,
     Address,
     Administration,
     PatientInfo,
@@ -121,7 +122,8 @@ def _administration(dose: Immunization, action: str) -> Administration:
         mvx=dose.mvx,
         manufacturer_name=manufacturer.name if manufacturer else "",
         route=dose.route if given_here else "",
-        site=dose.site if given_here else "",
+        # HL70163 has no code for the mouth or nose: an oral or nasal dose goes without RXR-2.
+        site=dose.site if given_here and dose.site in SITE else "",
         administering_provider=(
             _provider(dose.given_by, dose.given_by_title) if given_here and not refused else None
         ),

@@ -9,8 +9,8 @@ from django.http import Http404
 from medassist.access.actor import Actor
 from medassist.access.permissions import Permission
 from medassist.access.policies import can
-from medassist.audit.models import Action, Outcome
-from medassist.audit.services import record
+from medassist.audit.models import Action
+from medassist.audit.services import out_of_reach, record
 from medassist.core import clock
 from medassist.history.selectors import AllergySummary, summarize_allergies
 from medassist.patients.models import EmergencyAccess, NameSpelling, Patient
@@ -80,15 +80,7 @@ def get_patient(
         visible_patients(actor, perm).select_related("clinic").filter(public_id=public_id).first()
     )
     if patient is None:
-        record(
-            actor,
-            action,
-            audit_as,
-            entity_id=str(public_id),
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404("No such patient")
+        raise out_of_reach(actor, audit_as, public_id, action=action, message="No such patient")
     if not can(actor, perm, patient):  # defence in depth: the scope above already implies it
         raise Http404("No such patient")
     # A read under an emergency grant carries the grant's reason (ONC 170.315(d)(6)).

@@ -16,8 +16,8 @@ from django.utils import timezone
 from medassist.access.actor import Actor
 from medassist.access.permissions import Permission
 from medassist.access.policies import can
-from medassist.audit.models import Action, Outcome
-from medassist.audit.services import record
+from medassist.audit.models import Action
+from medassist.audit.services import out_of_reach, record
 from medassist.clinics.models import Clinic
 from medassist.core import clock
 from medassist.encounters.stages import Stage
@@ -289,15 +289,7 @@ def get_appointment(
         .first()
     )
     if appt is None:
-        record(
-            actor,
-            Action.READ,
-            "Appointment",
-            entity_id=str(public_id),
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404("No such appointment")
+        raise out_of_reach(actor, "Appointment", public_id, message="No such appointment")
     record(actor, Action.READ, "Appointment", patient=appt.patient, entity_id=str(public_id))
     return appt
 

@@ -10,13 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
 from medassist.access.actor import Actor
 from medassist.access.permissions import Permission
 from medassist.access.policies import can
-from medassist.audit.models import Action, Outcome
-from medassist.audit.services import record
+from medassist.audit.models import Action
+from medassist.audit.services import out_of_reach, record
 from medassist.core import clock
 from medassist.encounters.models import Encounter
 from medassist.patients.models import Patient
@@ -241,15 +240,7 @@ def _one(actor: Actor, rows: QuerySet[Any], public_id: uuid.UUID | str, entity: 
     same); the read is audited either way."""
     row = rows.filter(clinic_id__in=actor.clinics_with(Permission.VIEW_PATIENT)).first()
     if row is None:
-        record(
-            actor,
-            Action.READ,
-            entity,
-            entity_id=str(public_id),
-            outcome=Outcome.DENIED,
-            description="not found or outside the user's clinics",
-        )
-        raise Http404(f"No such {entity}")
+        raise out_of_reach(actor, entity, public_id, message=f"No such {entity}")
     record(
         actor,
         Action.READ,

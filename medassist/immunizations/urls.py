@@ -1,0 +1,23 @@
+from django.urls import path
+
+from medassist.immunizations import views
+
+app_name = "immunizations"
+urlpatterns = [
+    path("patients/<uuid:patient_id>/", views.patient, name="patient"),
+    path("patients/<uuid:patient_id>/give/", views.give, name="give"),
+    path("patients/<uuid:patient_id>/give/scan/", views.scan, name="scan"),
+    path("patients/<uuid:patient_id>/history/", views.add_history, name="add-history"),
+    path("patients/<uuid:patient_id>/refusal/", views.refusal, name="refusal"),
+    path("patients/<uuid:patient_id>/order/", views.order, name="order"),
+    path("doses/<uuid:dose_id>/retract/", views.retract, name="retract"),
+    path("doses/<uuid:dose_id>/release/", views.release, name="release"),
+    path("doses/<uuid:dose_id>/reaction/", views.reaction, name="reaction"),
+    path("reactions/<uuid:reaction_id>/vaers/", views.vaers, name="vaers"),
+    path("stock/", views.stock, name="stock"),
+    path("stock/receive/", views.receive, name="receive"),
+    path("stock/lots/<uuid:lot_id>/count/", views.adjust, name="adjust"),
+    path("standing-orders/", views.standing_orders, name="standing-orders"),
+    path("registry/", views.registry, name="registry"),
+    path("registry/<uuid:submission_id>/reviewed/", views.mark_reviewed, name="mark-reviewed"),
+]
