@@ -61,6 +61,9 @@ from medassist.patients.models import Patient
 
 VXU_KIND = "immunization.vxu"
 VFC_AGE_LIMIT_YEARS = 19  # VFC: children through 18 years of age
+# A dose given here may be documented late (a busy clinic session), but not from another week's
+# stock: older doses are history.
+LATE_ENTRY = dt.timedelta(days=7)
 
 # Screening for contraindications and precautions: the questions of the Immunization Action
 # Coalition's screening checklists (IAC P4060 for children and teens, P4065 for adults), in
@@ -372,6 +375,15 @@ def administer(
     given_at = request.given_at or now
     if given_at > now + dt.timedelta(minutes=5):
         raise _refuse("given_at", "The time given is in the future.", "future")
+    if clock.localtime(given_at).date() < patient.birth_date:
+        raise _refuse("given_at", "The time given is before the patient's birth.", "before_birth")
+    if given_at < now - LATE_ENTRY:
+        raise _refuse(
+            "given_at",
+            f"A dose given more than {LATE_ENTRY.days} days ago is entered as history from the "
+            "record of it (Add history), not given from today's stock.",
+            "too_old",
+        )
     _check_lot(lot, patient.clinic_id, given_at.date())
     _check_funding(lot, patient, request.eligibility, today)
     if request.consent != Immunization.Consent.GIVEN:
@@ -935,6 +947,58 @@ def adjust_stock(*, actor: Actor, lot: VaccineLot, counted: int, reason: str) ->
             description=f"count {before} -> {counted}: {reason}"[:300],
         )
     return lot
+
+
+def retire_lot(*, actor: Actor, lot: VaccineLot, reason: str) -> VaccineLot:
+    """Take a lot out of use (expired, recalled, a cold-chain excursion, wasted): it stays in
+    the records of the doses given from it, and no dose can be given from it again."""
+    if not can(actor, Permission.MANAGE_VACCINE_STOCK, lot):
+        raise PermissionDenied("Your role may not manage vaccine stock at this clinic.")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError({"reason": "Say why the lot is taken out of use."})
+    with transaction.atomic():
+        updated = VaccineLot.objects.filter(pk=lot.pk, active=True).update(
+            active=False, version=F("version") + 1, updated_at=clock.now()
+        )
+        if not updated:
+            raise ValidationError("This lot is already out of use.")
+        lot.refresh_from_db()
+        record(
+            actor,
+            Action.UPDATE,
+            "Medication",
+            clinic_id=lot.clinic_id,
+            entity_id=str(lot.public_id),
+            description=f"lot {lot.lot_number} taken out of use "
+            f"({lot.doses_on_hand} doses): {reason}"[:300],
+        )
+    return lot
+
+
+def end_standing_order(
+    *, actor: Actor, order: StandingOrder, last_day: dt.date | None = None
+) -> StandingOrder:
+    """A provider ends a standing order (from `last_day`, today by default)."""
+    if not can(actor, Permission.MANAGE_STANDING_ORDERS, order):
+        raise PermissionDenied("Only a provider may end a standing order.")
+    last_day = last_day or clock.today()
+    if last_day < order.effective_from:
+        raise ValidationError({"effective_to": "The order would end before it began."})
+    with transaction.atomic():
+        StandingOrder.objects.filter(pk=order.pk).update(
+            effective_to=last_day, active=last_day >= clock.today(), updated_at=clock.now()
+        )
+        order.refresh_from_db()
+        record(
+            actor,
+            Action.UPDATE,
+            "PlanDefinition",
+            clinic_id=order.clinic_id,
+            entity_id=str(order.public_id),
+            description=f"standing order ended {last_day}: {order.title}"[:300],
+        )
+    return order
 
 
 def save_standing_order(

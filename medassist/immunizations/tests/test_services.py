@@ -454,3 +454,54 @@ def test_adjust_stock_refuses_a_stale_count(cast, actor_of):
     services.adjust_stock(actor=actor_of(cast.alice), lot=lot, counted=8, reason="counted")
     with pytest.raises(ValidationError, match="changed meanwhile"):
         services.adjust_stock(actor=actor_of(cast.alice), lot=stale, counted=9, reason="count")
+
+
+def test_a_dose_cannot_be_dated_before_birth_or_weeks_ago(cast, actor_of, baby, orders):
+    lot = f.make_lot(cast.north, f.PEDVAXHIB)
+    born = dt.datetime.combine(baby.birth_date, dt.time(12), tzinfo=dt.UTC)
+    with pytest.raises(DoseRefused, match="before the patient's birth"):
+        give(cast, actor_of, baby, lot, orders["Hib"], given_at=born - dt.timedelta(days=2))
+    with pytest.raises(DoseRefused, match="entered as history") as excinfo:
+        give(cast, actor_of, baby, lot, orders["Hib"], given_at=clock.now() - dt.timedelta(days=8))
+    assert refused_code(excinfo) == "too_old"
+    give(cast, actor_of, baby, lot, orders["Hib"], given_at=clock.now() - dt.timedelta(days=2))
+
+
+def test_a_retired_lot_gives_no_dose(cast, actor_of, baby, orders):
+    lot = f.make_lot(cast.north, f.PEDVAXHIB)
+    with pytest.raises(ValidationError, match="why"):
+        services.retire_lot(actor=actor_of(cast.alice), lot=lot, reason=" ")
+    services.retire_lot(actor=actor_of(cast.alice), lot=lot, reason="fridge at 12 °C overnight")
+    with pytest.raises(DoseRefused, match="not in this clinic's stock"):
+        give(cast, actor_of, baby, lot, orders["Hib"])
+    with pytest.raises(PermissionDenied):
+        services.retire_lot(actor=actor_of(cast.carol), lot=lot, reason="x")
+
+
+def test_an_ended_standing_order_covers_no_more(cast, actor_of, baby, orders):
+    with pytest.raises(PermissionDenied):
+        services.end_standing_order(actor=actor_of(cast.alice), order=orders["Hib"])
+    services.end_standing_order(
+        actor=actor_of(cast.bob), order=orders["Hib"], last_day=clock.today() - dt.timedelta(days=1)
+    )
+    with pytest.raises(DoseRefused, match="does not cover"):
+        give(cast, actor_of, baby, f.make_lot(cast.north, f.PEDVAXHIB), orders["Hib"])
+
+
+def test_amend_corrects_a_detail_and_refuses_what_it_may_not_change(cast, actor_of, baby, orders):
+    dose = give(cast, actor_of, baby, f.make_lot(cast.north, f.PEDVAXHIB), orders["Hib"])
+    with pytest.raises(ValidationError, match="Nothing was changed"):
+        services.amend(actor=actor_of(cast.alice), immunization=dose, site=dose.site, reason="x")
+    with pytest.raises(ValidationError, match="its time"):
+        services.amend(
+            actor=actor_of(cast.alice),
+            immunization=dose,
+            occurred_on=clock.today() - dt.timedelta(days=1),
+            reason="x",
+        )
+    version = dose.version
+    fixed = services.amend(
+        actor=actor_of(cast.alice), immunization=dose, site="RT", reason="given in the right thigh"
+    )
+    assert fixed.site == "RT" and fixed.version == version + 1
+    assert RegistrySubmission.objects.count() == 0  # no registry configured
