@@ -34,6 +34,17 @@ def main(base_url: str) -> None:
         page.goto("/flow/board/")
         page.get_by_role("heading", name="North Family Medicine").wait_for()
         page.screenshot(path=str(HERE / "flow-board.png"))
+        # The demo's 4-month-old, in a room with her 4-month vaccines due.
+        page.goto("/")
+        page.keyboard.press("/")
+        page.keyboard.type("bello amara")
+        page.locator("#patient-results").get_by_text("Bello, Amara").wait_for()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/patients/**")
+        page.get_by_role("link", name="Give vaccines").first.click()
+        page.get_by_role("heading", name="Give vaccines").wait_for()
+        page.screenshot(path=str(HERE / "immunizations.png"))
         browser.close()
 
 
