@@ -122,12 +122,15 @@ def main() -> int:
     per = [base + (1 if i < extra else 0) for i in range(chunks)]
     t = time.perf_counter()
     done = doses = 0
+    tty = sys.stderr.isatty()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for count, n in pool.map(_batch, [(i, c) for i, c in enumerate(per) if c]):
             done += count
             doses += n
-            print(f"\r  batch: {done:,} of {args.patients:,} patients", end="", file=sys.stderr)
-    print(file=sys.stderr)
+            progress = f"  batch: {done:,} of {args.patients:,} patients"
+            print(f"\r{progress}" if tty else progress, end="" if tty else "\n", file=sys.stderr)
+    if tty:
+        print(file=sys.stderr)
     seconds = time.perf_counter() - t
     rate = done / seconds
     print(
