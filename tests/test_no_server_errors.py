@@ -37,10 +37,13 @@ FIELD_NAMES = sorted(
             immunization_forms.RefusalForm,
             immunization_forms.OrderForm,
             immunization_forms.RetractForm,
+            immunization_forms.CorrectDoseForm,
             immunization_forms.ReactionForm,
             immunization_forms.ReceiveLotForm,
             immunization_forms.AdjustStockForm,
+            immunization_forms.RetireLotForm,
             immunization_forms.StandingOrderForm,
+            immunization_forms.EndStandingOrderForm,
         )
         for name in form.base_fields
     }

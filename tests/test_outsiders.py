@@ -185,6 +185,14 @@ def _north_vaccination(cast, what: str) -> str:  # type: ignore[no-untyped-def]
     return str(submission.public_id)
 
 
+def _north_standing_order(cast) -> str:  # type: ignore[no-untyped-def]
+    # North's active Hib standing order (of _north_vaccination's), which a provider could end.
+    from medassist.immunizations.models import StandingOrder
+
+    _north_vaccination(cast, "patient")
+    return str(StandingOrder.objects.get(clinic=cast.north, vaccine_group="Hib").public_id)
+
+
 NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
     (re.compile(r"^schedule/appointments/<uuid:appointment_id>/"), _north_appointment),
     (re.compile(r"^schedule/waitlist/<uuid:entry_id>/"), _north_waitlist_entry),
@@ -219,6 +227,7 @@ NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
             ("registry/<uuid:submission_id>/", "submission"),
         )
     ),
+    (re.compile(r"^immunizations/standing-orders/<uuid:order_id>/"), _north_standing_order),
     (re.compile(r"^fhir/R4/Patient/<(?:\w+:)?id>$"), _north_patient),
     (re.compile(r"^fhir/R4/Encounter/<(?:\w+:)?id>$"), _north_encounter),
     (re.compile(r"^fhir/R4/Immunization/<(?:\w+:)?id>$"), _north_immunization),

@@ -199,6 +199,68 @@ class RetractForm(forms.Form):
     version = forms.IntegerField(min_value=1, max_value=2_000_000_000)
 
 
+class CorrectDoseForm(forms.Form):
+    """A detail of a dose record put right (services.amend): where and how a dose given here
+    went in, or the date and lot of a dose from another record. What the vaccine was is not
+    corrected here: a wrong vaccine is marked entered in error and recorded again."""
+
+    site = forms.ChoiceField(label="Site", choices=[("", "—"), *Site.choices], required=False)
+    route = forms.ChoiceField(label="Route", choices=[("", "—"), *Route.choices], required=False)
+    dose_volume_ml = forms.DecimalField(
+        label="Dose (mL)",
+        required=False,
+        max_digits=4,
+        decimal_places=2,
+        widget=forms.TextInput(attrs={"size": 5, "inputmode": "decimal"}),
+    )
+    occurred_on = _date("Date given", required=True)
+    lot_number = forms.CharField(label="Lot number", max_length=20, required=False)
+    reason = forms.CharField(label="What is corrected, and why", max_length=300)
+    version = forms.IntegerField(min_value=1, max_value=2_000_000_000, widget=forms.HiddenInput)
+
+    GIVEN_HERE = ("site", "route", "dose_volume_ml")
+    FROM_RECORDS = ("occurred_on", "lot_number")
+
+    def __init__(self, *args: Any, dose: Immunization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dose = dose
+        for name in self.GIVEN_HERE if dose.historical else self.FROM_RECORDS:
+            del self.fields[name]
+        # A detail the record has may be changed, not erased (amend() keeps it when empty).
+        for name in self.GIVEN_HERE:
+            if name in self.fields and getattr(dose, name) not in (None, ""):
+                self.fields[name].required = True
+
+    @classmethod
+    def for_dose(cls, dose: Immunization) -> "CorrectDoseForm":
+        volume = dose.dose_volume_ml
+        initial = {
+            "site": dose.site,
+            "route": dose.route,
+            "dose_volume_ml": f"{volume.normalize():f}" if volume is not None else "",
+            "occurred_on": dose.occurred_on,
+            "lot_number": dose.lot_number,
+            "version": dose.version,
+        }
+        return cls(dose=dose, initial=initial)
+
+    def to_kwargs(self) -> dict[str, Any]:
+        """services.amend's keywords: None for a detail this form does not correct."""
+        data = self.cleaned_data
+        if self.dose.historical:
+            return {
+                "occurred_on": data["occurred_on"],
+                "lot_number": data["lot_number"],
+                "reason": data["reason"],
+            }
+        return {
+            "site": data["site"] or None,
+            "route": data["route"] or None,
+            "dose_volume_ml": data["dose_volume_ml"],
+            "reason": data["reason"],
+        }
+
+
 class ReactionForm(forms.Form):
     symptoms = forms.CharField(label="Symptoms", max_length=300)
     onset_at = _datetime("Onset")
@@ -229,6 +291,10 @@ class AdjustStockForm(forms.Form):
     version = forms.IntegerField(min_value=1, max_value=2_000_000_000)
 
 
+class RetireLotForm(forms.Form):
+    reason = forms.CharField(label="Why it is taken out of use", max_length=300)
+
+
 class StandingOrderForm(forms.Form):
     vaccine_group = forms.ChoiceField(label="Vaccine group", choices=())
     title = forms.CharField(label="Title", max_length=120)
@@ -257,6 +323,10 @@ class StandingOrderForm(forms.Form):
             "effective_from": data["effective_from"],
             "effective_to": data["effective_to"],
         }
+
+
+class EndStandingOrderForm(forms.Form):
+    last_day = _date("Last day")
 
 
 def errors_of(form: forms.Form) -> dict[str, list[str]]:

@@ -51,6 +51,7 @@ from medassist.scheduling.selectors import day_bounds
 # the clinic's warning horizon for "use first / order more", not a CDC number.
 EXPIRES_SOON_DAYS = 30
 REGISTRY_ROWS = 200
+RETIRED_ROWS = 100
 PROBLEM_STATUSES = (
     RegistrySubmission.Status.ERROR,
     RegistrySubmission.Status.REJECTED,
@@ -298,6 +299,15 @@ def get_dose(actor: Actor, public_id: uuid.UUID | str) -> Immunization:
         clinic_id=dose.clinic_id,
         entity_id=str(dose.public_id),
     )
+    return dose
+
+
+def dose_for_correcting(actor: Actor, public_id: uuid.UUID | str) -> Immunization:
+    """A dose record, for the correction form: 404 outside the actor's clinics, 403 for a
+    role that does not correct immunization records (services.amend decides the same)."""
+    dose = get_dose(actor, public_id)
+    if not can(actor, Permission.ADMINISTER_VACCINE, dose):
+        raise PermissionDenied("Your role may not correct immunization records at this clinic.")
     return dose
 
 
@@ -831,6 +841,18 @@ def stock(actor: Actor, clinic: Clinic) -> list[StorageUnit]:
     return list(units.values())
 
 
+def retired_lots(actor: Actor, clinic: Clinic) -> list[VaccineLot]:
+    """The clinic's lots taken out of use, the latest first, with the doses left in them (to
+    return or dispose of; CDC Storage and Handling Toolkit). The newest RETIRED_ROWS only."""
+    if not can(actor, Permission.MANAGE_VACCINE_STOCK, clinic):
+        raise PermissionDenied("Your role does not keep this clinic's vaccine stock.")
+    return list(
+        VaccineLot.objects.filter(clinic=clinic, active=False).order_by("-updated_at", "-id")[
+            :RETIRED_ROWS
+        ]
+    )
+
+
 def get_lot(actor: Actor, public_id: uuid.UUID | str) -> VaccineLot:
     lot = VaccineLot.objects.filter(
         public_id=public_id, clinic_id__in=_scoped(actor, Permission.MANAGE_VACCINE_STOCK)
@@ -851,6 +873,21 @@ def standing_orders(actor: Actor, clinic: Clinic) -> list[StandingOrder]:
         .select_related("authorized_by")
         .order_by("-active", "vaccine_group", "-effective_from", "id")
     )
+
+
+def get_standing_order(
+    actor: Actor, public_id: uuid.UUID | str, perm: Permission = Permission.VIEW_IMMUNIZATIONS
+) -> StandingOrder:
+    """One standing order of the clinics where the actor has `perm` (VIEW_IMMUNIZATIONS to
+    read it, MANAGE_STANDING_ORDERS to change it), or 404."""
+    found = (
+        StandingOrder.objects.filter(public_id=public_id, clinic_id__in=_scoped(actor, perm))
+        .select_related("clinic", "authorized_by")
+        .first()
+    )
+    if found is None:
+        raise _denied(actor, "PlanDefinition", public_id)
+    return found
 
 
 def vaccine_groups() -> list[str]:

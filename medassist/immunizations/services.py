@@ -983,6 +983,8 @@ def end_standing_order(
     if not can(actor, Permission.MANAGE_STANDING_ORDERS, order):
         raise PermissionDenied("Only a provider may end a standing order.")
     last_day = last_day or clock.today()
+    if not order.active or (order.effective_to is not None and order.effective_to < clock.today()):
+        raise ValidationError("This standing order has already ended; sign a new one instead.")
     if last_day < order.effective_from:
         raise ValidationError({"effective_to": "The order would end before it began."})
     with transaction.atomic():

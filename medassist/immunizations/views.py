@@ -20,7 +20,7 @@ from medassist.access.permissions import Permission
 from medassist.clinics.models import Clinic
 from medassist.core import clock
 from medassist.immunizations import forms, selectors, services
-from medassist.immunizations.models import Funding, Immunization
+from medassist.immunizations.models import Funding, Immunization, StandingOrder, VaccineLot
 from medassist.immunizations.services import DoseRefused
 from medassist.patients.models import Patient
 
@@ -356,6 +356,33 @@ def retract(request: HttpRequest, dose_id: str) -> HttpResponse:
     return redirect(_record_url(dose.patient) + f"#dose-{dose.public_id}")
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def correct(request: HttpRequest, dose_id: str) -> HttpResponse:
+    """Correct a detail of a dose record (site, route, volume of a dose given here; the date
+    and lot of one from another record), with the reason; the registry is sent the update."""
+    actor = request.actor  # type: ignore[attr-defined]
+    dose = selectors.dose_for_correcting(actor, dose_id)
+    template = "immunizations/correct.html"
+    context = {"dose": dose, "patient": dose.patient}
+    if request.method == "GET":
+        return _form_page(request, template, context, forms.CorrectDoseForm.for_dose(dose))
+    form = forms.CorrectDoseForm(request.POST, dose=dose)
+    if not form.is_valid():
+        return _form_page(request, template, context, form, status=422)
+    if form.cleaned_data["version"] != dose.version:
+        changed = {GENERAL: ["This record was changed meanwhile; check it and try again."]}
+        return _form_page(request, template, context, form, changed, 409)
+    try:
+        services.amend(actor=actor, immunization=dose, **form.to_kwargs())
+    except ValidationError as exc:
+        return _form_page(request, template, context, form, _errors(exc), 422)
+    except PermissionDenied as exc:
+        return _form_page(request, template, context, form, {GENERAL: [str(exc)]}, 403)
+    messages.success(request, f"{dose.vaccine_name} on {dose.occurred_on:%m/%d/%Y} corrected.")
+    return redirect(_record_url(dose.patient) + f"#dose-{dose.public_id}")
+
+
 # -- After the dose ---------------------------------------------------------------------------
 
 
@@ -428,14 +455,18 @@ def _stock_page(
     *,
     errors: dict[str, list[str]] | None = None,
     errors_for: str = "",
+    errors_lot: VaccineLot | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    actor = request.actor  # type: ignore[attr-defined]
     context = {
         "clinic": clinic,
         "clinics": clinics,
-        "units": selectors.stock(request.actor, clinic),  # type: ignore[attr-defined]
+        "units": selectors.stock(actor, clinic),
+        "retired": selectors.retired_lots(actor, clinic),
         "errors": errors or {},
         "errors_for": errors_for,
+        "errors_lot": errors_lot.public_id if errors_lot else None,
         "posted": request.POST,
         "funding": Funding.choices,
         "today": clock.today(),
@@ -520,6 +551,50 @@ def adjust(request: HttpRequest, lot_id: str) -> HttpResponse:
 _COUNT_FIELDS = {"counted": "doses counted", "reason": "why", GENERAL: "count"}
 
 
+@login_required
+@require_POST
+def retire(request: HttpRequest, lot_id: str) -> HttpResponse:
+    """Take a lot out of use (expired, recalled, a temperature excursion, wasted), with the
+    reason: no dose can be given from it again; it is listed apart with the doses left."""
+    actor = request.actor  # type: ignore[attr-defined]
+    lot = selectors.get_lot(actor, lot_id)
+    clinic, clinics = _clinic(request, Permission.MANAGE_VACCINE_STOCK, _NO_STOCK)
+    clinic = next((c for c in clinics if c.pk == lot.clinic_id), clinic)
+    form = forms.RetireLotForm(request.POST)
+    errors: dict[str, list[str]] = {}
+    status = 422
+    if not form.is_valid():
+        errors = _form_errors(form)
+    else:
+        try:
+            services.retire_lot(actor=actor, lot=lot, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            errors = _errors(exc)
+        except PermissionDenied as exc:
+            errors, status = {GENERAL: [str(exc)]}, 403
+        else:
+            messages.success(
+                request,
+                f"Lot {lot.lot_number} of {lot.product_name} taken out of use; "
+                f"{lot.doses_on_hand} dose{'s' if lot.doses_on_hand != 1 else ''} left in it.",
+            )
+            where = f"?clinic={clinic.code}#retired-{lot.public_id}"
+            return redirect(reverse("immunizations:stock") + where)
+    named = {
+        name: [f"Lot {lot.lot_number}, taking it out of use: {m}" for m in found]
+        for name, found in errors.items()
+    }
+    return _stock_page(
+        request,
+        clinic,
+        clinics,
+        errors=named,
+        errors_for="retire",
+        errors_lot=lot,
+        status=status,
+    )
+
+
 # -- Standing orders ---------------------------------------------------------------------------
 
 
@@ -549,16 +624,72 @@ def standing_orders(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Standing order signed: {signed.title}.")
                 return redirect(reverse("immunizations:standing-orders") + f"?clinic={clinic.code}")
+    return _orders_page(request, clinic, clinics, errors=errors, status=status)
+
+
+def _orders_page(
+    request: HttpRequest,
+    clinic: Clinic,
+    clinics: list[Clinic],
+    *,
+    errors: dict[str, list[str]] | None = None,
+    ending: StandingOrder | None = None,
+    end_errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    actor = request.actor  # type: ignore[attr-defined]
     context = {
         "clinic": clinic,
         "clinics": clinics,
         "orders": selectors.standing_orders(actor, clinic),
         "groups": selectors.vaccine_groups(),
         "units": forms.AGE_UNITS,
-        "errors": errors,
-        "posted": request.POST,
+        "errors": errors or {},
+        "posted": request.POST if ending is None else {},
+        "ending": ending.public_id if ending else None,
+        "end_errors": end_errors or {},
+        "end_posted": request.POST if ending is not None else {},
+        "today": clock.today(),
     }
     return render(request, "immunizations/standing_orders.html", context, status=status)
+
+
+@login_required
+@require_POST
+def end_standing_order(request: HttpRequest, order_id: str) -> HttpResponse:
+    """A provider ends a standing order, today or from a given last day."""
+    actor = request.actor  # type: ignore[attr-defined]
+    found = selectors.get_standing_order(actor, order_id)
+    clinic, clinics = _clinic(
+        request, Permission.VIEW_IMMUNIZATIONS, "Your role does not include standing orders."
+    )
+    clinic = next((c for c in clinics if c.pk == found.clinic_id), clinic)
+    form = forms.EndStandingOrderForm(request.POST)
+    errors: dict[str, list[str]] = {}
+    status = 422
+    if not form.is_valid():
+        errors = _form_errors(form)
+    elif not found.active:
+        errors = {GENERAL: ["This standing order has already ended."]}
+    else:
+        try:
+            ended = services.end_standing_order(
+                actor=actor, order=found, last_day=form.cleaned_data["last_day"]
+            )
+        except ValidationError as exc:
+            errors = _errors(exc)
+            if "effective_to" in errors:
+                errors.setdefault("last_day", []).extend(errors.pop("effective_to"))
+        except PermissionDenied as exc:
+            errors, status = {GENERAL: [str(exc)]}, 403
+        else:
+            last = ended.effective_to or clock.today()
+            messages.success(
+                request, f"Standing order ended: {ended.title}, last day {last:%m/%d/%Y}."
+            )
+            where = f"?clinic={clinic.code}#order-{ended.public_id}"
+            return redirect(reverse("immunizations:standing-orders") + where)
+    return _orders_page(request, clinic, clinics, ending=found, end_errors=errors, status=status)
 
 
 # -- The registry ------------------------------------------------------------------------------

@@ -77,6 +77,13 @@ def error_on(html: str, element_id: str) -> str:
     return found.group(1)
 
 
+def field_of(html: str, name: str) -> str:
+    """The form field (label, control and its error) of the control named `name`."""
+    at = html.index(f'name="{name}"')
+    start = html.rindex('<div class="field', 0, at)
+    return html[start : html.index("</div>", at)]
+
+
 @pytest.fixture
 def baby(cast):  # type: ignore[no-untyped-def]
     return four_month_old(cast)
@@ -466,6 +473,136 @@ def test_entered_in_error_is_shown_struck_with_the_reason(cast, baby):
     assert stale.status_code == 409
 
 
+def test_a_dose_given_here_is_corrected_from_a_form_filled_from_it(cast, baby, orders):
+    dose = _given(cast, baby, orders)
+    alice = client_for(cast.alice)
+    record = alice.get(url("patient", patient_id=baby.public_id)).content.decode()
+    row = record[record.index(f'id="dose-{dose.public_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert url("correct", dose_id=dose.public_id) in row  # beside "Mark entered in error"
+    assert row.index(">Correct<") < row.index("Mark entered in error")
+    page = alice.get(url("correct", dose_id=dose.public_id)).content.decode()
+    assert '<option value="LT" selected>Left thigh (vastus lateralis)</option>' in page
+    assert '<option value="IM" selected>Intramuscular</option>' in page
+    assert 'name="dose_volume_ml" value="0.5"' in page
+    assert f'type="hidden" name="version" value="{dose.version}"' in page
+    assert 'name="occurred_on"' not in page and 'name="lot_number"' not in page
+    response = alice.post(
+        url("correct", dose_id=dose.public_id),
+        {
+            "site": "RT",
+            "route": "IM",
+            "dose_volume_ml": "0.5",
+            "reason": "Given in the right thigh, charted left",
+            "version": dose.version,
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"].endswith(
+        url("patient", patient_id=baby.public_id) + f"#dose-{dose.public_id}"
+    )
+    before = dose.version
+    dose.refresh_from_db()
+    assert (dose.site, dose.route, dose.version) == ("RT", "IM", before + 1)
+    assert dose.status == Immunization.Status.COMPLETED and dose.lot_number == "HIB9"
+    event = AuditEvent.objects.filter(
+        entity_type="Immunization", entity_id=str(dose.public_id), action=Action.UPDATE
+    ).get()
+    assert "corrected site: Given in the right thigh" in event.description
+    html = alice.get(response["Location"]).content.decode()
+    assert f"{dose.vaccine_name} on {dose.occurred_on:%m/%d/%Y} corrected." in html  # message
+    row = html[html.index(f'id="dose-{dose.public_id}"') :]
+    assert "Right thigh" in row[: row.index("</tr>")]
+
+
+def test_a_dose_from_a_record_is_corrected_by_its_date_and_lot(cast, baby):
+    dose = Immunization.objects.get(patient=baby, cvx="49")
+    alice = client_for(cast.alice)
+    page = alice.get(url("correct", dose_id=dose.public_id)).content.decode()
+    assert f'name="occurred_on" value="{dose.occurred_on.isoformat()}"' in page
+    assert 'name="lot_number"' in page
+    assert 'name="site"' not in page and 'name="dose_volume_ml"' not in page
+    misread = dose.occurred_on - dt.timedelta(days=3)
+    response = alice.post(
+        url("correct", dose_id=dose.public_id),
+        {
+            "occurred_on": misread.isoformat(),
+            "lot_number": " X123 ",
+            "reason": "Date misread from the card",
+            "version": dose.version,
+        },
+    )
+    assert response.status_code == 302
+    dose.refresh_from_db()
+    assert (dose.occurred_on, dose.lot_number, dose.version) == (misread, "X123", 2)
+
+
+def test_a_correction_is_refused_on_its_field_and_a_stale_one_with_409(cast, baby, orders):
+    dose = _given(cast, baby, orders)
+    alice = client_for(cast.alice)
+    page = url("correct", dose_id=dose.public_id)
+    good = {"site": "RT", "route": "IM", "dose_volume_ml": "0.5", "version": dose.version}
+    no_reason = alice.post(page, {**good, "reason": " "})
+    assert no_reason.status_code == 422
+    assert "This field is required" in field_of(no_reason.content.decode(), "reason")
+    assert 'value="RT" selected' in no_reason.content.decode()  # what was chosen stays
+    no_site = alice.post(page, {**good, "site": "", "reason": "site"})
+    assert no_site.status_code == 422  # a site on the record is changed, never erased
+    assert "This field is required" in field_of(no_site.content.decode(), "site")
+    too_much = alice.post(page, {**good, "dose_volume_ml": "3", "reason": "volume"})
+    assert too_much.status_code == 422
+    assert "A dose volume is 0.05 to 2 mL." in field_of(too_much.content.decode(), "dose_volume_ml")
+    unchanged = alice.post(
+        page,
+        {
+            "site": "LT",
+            "route": "IM",
+            "dose_volume_ml": "0.50",
+            "reason": "checking",
+            "version": dose.version,
+        },
+    )
+    assert unchanged.status_code == 422
+    assert 'id="form-errors"' in unchanged.content.decode()
+    assert "Nothing was changed." in unchanged.content.decode()
+    stale = alice.post(page, {**good, "reason": "right thigh", "version": dose.version + 1})
+    assert stale.status_code == 409 and "changed meanwhile" in stale.content.decode()
+    history = Immunization.objects.get(patient=baby, cvx="49", source="02")
+    future = alice.post(
+        url("correct", dose_id=history.public_id),
+        {
+            "occurred_on": (clock.today() + dt.timedelta(days=1)).isoformat(),
+            "reason": "card",
+            "version": history.version,
+        },
+    )
+    assert future.status_code == 422
+    assert "outside the patient" in field_of(future.content.decode(), "occurred_on")
+    dose.refresh_from_db()
+    history.refresh_from_db()
+    assert (dose.site, dose.version, history.version) == ("LT", 1, 1)
+
+
+def test_front_desk_may_not_correct_and_an_entered_in_error_dose_cannot_be(cast, baby):
+    dose = Immunization.objects.get(patient=baby, cvx="116")
+    data = {"occurred_on": baby.birth_date.isoformat(), "reason": "x", "version": dose.version}
+    gwen = client_for(cast.gwen)
+    assert gwen.get(url("correct", dose_id=dose.public_id)).status_code == 403
+    assert gwen.post(url("correct", dose_id=dose.public_id), data).status_code == 403
+    assert ">Correct<" not in gwen.get(url("patient", patient_id=baby.public_id)).content.decode()
+    dose.refresh_from_db()
+    assert dose.version == 1
+    services.retract(actor=cast_actor(cast.alice), immunization=dose, reason="wrong child")
+    alice = client_for(cast.alice)
+    page = alice.get(url("correct", dose_id=dose.public_id)).content.decode()
+    assert "Only a dose given or recorded as given can be corrected" in page
+    assert 'name="reason"' not in page
+    refused = alice.post(url("correct", dose_id=dose.public_id), {**data, "version": dose.version})
+    assert refused.status_code == 422
+    dose.refresh_from_db()
+    assert dose.occurred_on != baby.birth_date
+
+
 def test_the_provider_orders_off_schedule_only_with_a_reason(cast, baby):
     bob = client_for(cast.bob)
     page = bob.get(url("order", patient_id=baby.public_id) + "?group=Hib").content.decode()
@@ -686,6 +823,59 @@ def test_a_count_correction_sets_the_doses_on_hand(cast):
     assert client_for(cast.gwen).get(url("stock")).status_code == 403
 
 
+def test_a_lot_is_taken_out_of_use_and_listed_apart_with_its_doses_left(cast):
+    old = f.make_lot(cast.north, f.PEDVAXHIB, lot="OLD1", expires=clock.today() - dt.timedelta(1))
+    fine = f.make_lot(cast.north, f.ROTATEQ, lot="FINE1", doses=6)
+    alice = client_for(cast.alice)
+    html = alice.get(url("stock")).content.decode()
+    expired = html[html.index(f'id="lot-{old.public_id}"') :]
+    expired = expired[: expired.index("</tr>")]
+    assert "Take it out of use." in expired and '<details class="retire" open>' in expired
+    assert f'id="retire-{old.public_id}" name="reason"' in expired and 'value="Expired"' in expired
+    assert 'id="out-of-use"' not in html
+    response = alice.post(url("retire", lot_id=fine.public_id), {"reason": "Temperature excursion"})
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"?clinic=north#retired-{fine.public_id}")
+    fine.refresh_from_db()
+    assert not fine.active and fine.doses_on_hand == 6
+    assert AuditEvent.objects.filter(
+        entity_type="Medication", entity_id=str(fine.public_id), action=Action.UPDATE
+    ).exists()
+    html = alice.get(response["Location"]).content.decode()
+    assert "Lot FINE1 of RotaTeq" in html and "6 doses left in it" in html  # the message
+    in_use = html[: html.index('id="out-of-use"')]
+    assert url("retire", lot_id=fine.public_id) not in in_use
+    assert url("adjust", lot_id=fine.public_id) not in html
+    retired = html[html.index(f'id="retired-{fine.public_id}"') :]
+    retired = retired[: retired.index("</tr>")]
+    assert "FINE1" in retired and "<td>6</td>" in retired
+    # and it is no longer offered when the vial is scanned
+    baby = four_month_old(cast)
+    scanned = alice.post(url("scan", patient_id=baby.public_id), {"scanned": "FINE1"}, headers=HTMX)
+    assert scanned.status_code == 422
+
+
+def test_taking_a_lot_out_of_use_needs_a_reason_and_the_stock_role(cast):
+    lot = f.make_lot(cast.north, f.PEDVAXHIB)
+    alice = client_for(cast.alice)
+    refused = alice.post(url("retire", lot_id=lot.public_id), {"reason": "  "})
+    assert refused.status_code == 422
+    html = refused.content.decode()
+    assert 'id="retire-errors"' in html
+    error = html[html.index(f'id="retire-error-{lot.public_id}"') :]
+    assert "Lot LOT1, taking it out of use: This field is required." in error[:200]
+    assert f'aria-describedby="retire-error-{lot.public_id}"' in html
+    assert (
+        client_for(cast.gwen).post(url("retire", lot_id=lot.public_id), {"reason": "x"}).status_code
+        == 404
+    )
+    lot.refresh_from_db()
+    assert lot.active
+    services.retire_lot(actor=cast_actor(cast.alice), lot=lot, reason="recalled")
+    again = alice.post(url("retire", lot_id=lot.public_id), {"reason": "recalled"})
+    assert again.status_code == 422 and "already out of use" in again.content.decode()
+
+
 # -- Standing orders and the registry ---------------------------------------------------------
 
 
@@ -710,6 +900,63 @@ def test_the_provider_signs_a_standing_order_and_the_ma_may_not(cast):
     assert (order.min_age_days, order.max_age_days) == (42, 1795)
     html = alice.get(url("standing-orders")).content.decode()
     assert "Hib for children" in html and "Robert Okafor" in html
+
+
+def test_the_provider_ends_a_standing_order_and_it_shows_its_last_day(cast, orders):
+    hib, rota = orders["Hib"], orders["Rotavirus"]
+    bob = client_for(cast.bob)
+    page = bob.get(url("standing-orders")).content.decode()
+    assert url("end-standing-order", order_id=hib.public_id) in page
+    response = bob.post(url("end-standing-order", order_id=hib.public_id), {"clinic": "north"})
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"?clinic=north#order-{hib.public_id}")
+    hib.refresh_from_db()
+    assert hib.effective_to == clock.today() and hib.active  # it covers today still
+    yesterday = clock.today() - dt.timedelta(days=1)
+    ended = bob.post(
+        url("end-standing-order", order_id=rota.public_id), {"last_day": yesterday.isoformat()}
+    )
+    assert ended.status_code == 302
+    rota.refresh_from_db()
+    assert rota.effective_to == yesterday and not rota.active
+    html = bob.get(ended["Location"]).content.decode()
+    assert f"last day {yesterday:%m/%d/%Y}." in html  # the message
+    row = html[html.index(f'id="order-{rota.public_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<span class="badge status-not-needed">ended</span>' in row
+    assert f"last day {yesterday:%m/%d/%Y}" in row
+    assert url("end-standing-order", order_id=rota.public_id) not in row
+    row = html[html.index(f'id="order-{hib.public_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "active</span>" in row and f"last day {clock.today():%m/%d/%Y}" in row
+    assert AuditEvent.objects.filter(
+        entity_type="PlanDefinition", entity_id=str(rota.public_id), action=Action.UPDATE
+    ).exists()
+
+
+def test_ending_a_standing_order_is_refused_before_it_began_and_to_the_ma(cast, orders):
+    hib = orders["Hib"]
+    end = url("end-standing-order", order_id=hib.public_id)
+    bob = client_for(cast.bob)
+    too_early = hib.effective_from - dt.timedelta(days=1)
+    refused = bob.post(end, {"last_day": too_early.isoformat()})
+    assert refused.status_code == 422
+    html = refused.content.decode()
+    assert "would end before it began" in html[html.index(f'id="end-error-{hib.public_id}"') :]
+    assert '<details class="end-order" open>' in html[html.index(f'id="order-{hib.public_id}"') :]
+    assert bob.post(end, {"last_day": "2026-02-30"}).status_code == 422
+    alice = client_for(cast.alice)
+    assert "End this order" not in alice.get(url("standing-orders")).content.decode()
+    assert alice.post(end, {}).status_code == 403
+    hib.refresh_from_db()
+    assert hib.active and hib.effective_to is None
+    services.end_standing_order(
+        actor=cast_actor(cast.bob), order=hib, last_day=clock.today() - dt.timedelta(days=1)
+    )
+    again = bob.post(end, {"last_day": (clock.today() + dt.timedelta(days=9)).isoformat()})
+    assert again.status_code == 422 and "already ended" in again.content.decode()
+    hib.refresh_from_db()
+    assert not hib.active
 
 
 def test_the_registry_page_is_the_managers_with_errors_first(cast, baby):
@@ -779,10 +1026,14 @@ def test_an_outsider_gets_404_on_every_id_route_and_nothing_changes(cast, baby, 
         ("POST", url("refusal", patient_id=p)),
         ("POST", url("order", patient_id=p)),
         ("POST", url("retract", dose_id=d)),
+        ("GET", url("correct", dose_id=d)),
+        ("POST", url("correct", dose_id=d)),
         ("POST", url("release", dose_id=d)),
         ("POST", url("reaction", dose_id=d)),
         ("GET", url("vaers", reaction_id=reaction.public_id)),
         ("POST", url("adjust", lot_id=lot.public_id)),
+        ("POST", url("retire", lot_id=lot.public_id)),
+        ("POST", url("end-standing-order", order_id=orders["Hib"].public_id)),
         ("POST", url("mark-reviewed", submission_id=submission.public_id)),
     ]
     data = {
@@ -798,24 +1049,27 @@ def test_an_outsider_gets_404_on_every_id_route_and_nothing_changes(cast, baby, 
         "onset_at": clock.localtime(clock.now()).strftime("%Y-%m-%dT%H:%M"),
         "outcome": "resolved",
         "scanned": "HIB9",
+        "site": "RT",
+        "last_day": clock.today().isoformat(),
     }
-    before = (
-        Immunization.objects.count(),
-        VaccineLot.objects.get(pk=lot.pk).doses_on_hand,
-        Reaction.objects.count(),
-        ObservationPeriod.objects.filter(released_at__isnull=True).count(),
-        RegistrySubmission.objects.filter(reviewed_at__isnull=False).count(),
-    )
+
+    def state():  # type: ignore[no-untyped-def]
+        return (
+            Immunization.objects.count(),
+            VaccineLot.objects.get(pk=lot.pk).doses_on_hand,
+            Reaction.objects.count(),
+            ObservationPeriod.objects.filter(released_at__isnull=True).count(),
+            RegistrySubmission.objects.filter(reviewed_at__isnull=False).count(),
+            list(Immunization.objects.values_list("version", "site").order_by("pk")),
+            VaccineLot.objects.get(pk=lot.pk).active,
+            list(StandingOrder.objects.values_list("active", "effective_to").order_by("pk")),
+        )
+
+    before = state()
     for method, path in routes:
         response = carol.get(path) if method == "GET" else carol.post(path, data)
         assert response.status_code == 404, (method, path, response.status_code)
-    assert before == (
-        Immunization.objects.count(),
-        VaccineLot.objects.get(pk=lot.pk).doses_on_hand,
-        Reaction.objects.count(),
-        ObservationPeriod.objects.filter(released_at__isnull=True).count(),
-        RegistrySubmission.objects.filter(reviewed_at__isnull=False).count(),
-    )
+    assert before == state()
     assert Immunization.objects.get(pk=dose.pk).status == Immunization.Status.COMPLETED
     # and the South MA's own stock page shows none of North's lots
     assert "HIB9" not in carol.get(url("stock")).content.decode()
