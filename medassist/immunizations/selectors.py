@@ -960,3 +960,38 @@ def board_observation_stamp(clinic_id: int, day_start: dt.datetime) -> str:
         clinic_id=clinic_id, starts_at__gte=day_start
     ).aggregate(n=Count("id"), released=Count("released_at"), last=Max("released_at"))
     return f"{found['n']}|{found['released']}|{found['last']}"
+
+
+@dataclass(frozen=True)
+class ChartSummary:
+    """The chart's immunization card: what is overdue and due today, in a line each."""
+
+    patient: Patient
+    overdue: list[str]
+    due: list[str]
+    up_to_date: int
+
+
+def chart_summary(actor: Actor, public_id: uuid.UUID | str) -> ChartSummary:
+    """The forecast in brief for the chart (its own request, so the chart's queries do not
+    grow); the read is recorded."""
+    from medassist.immunizations.services import patient_forecast
+
+    patient = get_patient(actor, public_id)
+    today = clock.today()
+    lines = forecasting.summarise(patient_forecast(patient, on=today), today)
+    record(
+        actor,
+        Action.READ,
+        "Immunization",
+        patient=patient,
+        clinic_id=patient.clinic_id,
+        entity_id=str(patient.public_id),
+        description="immunization forecast summary on the chart",
+    )
+    return ChartSummary(
+        patient=patient,
+        overdue=[line.group for line in lines if line.status == forecasting.OVERDUE],
+        due=[line.group for line in lines if line.status == forecasting.DUE],
+        up_to_date=sum(1 for line in lines if line.status == forecasting.UP_TO_DATE),
+    )

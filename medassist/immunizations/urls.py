@@ -5,6 +5,7 @@ from medassist.immunizations import views
 app_name = "immunizations"
 urlpatterns = [
     path("patients/<uuid:patient_id>/", views.patient, name="patient"),
+    path("patients/<uuid:patient_id>/summary/", views.chart_summary, name="chart-summary"),
     path("patients/<uuid:patient_id>/give/", views.give, name="give"),
     path("patients/<uuid:patient_id>/give/scan/", views.scan, name="scan"),
     path("patients/<uuid:patient_id>/history/", views.add_history, name="add-history"),

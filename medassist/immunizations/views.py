@@ -102,6 +102,14 @@ def patient(request: HttpRequest, patient_id: str) -> HttpResponse:
     return render(request, "immunizations/patient.html", {"r": r, "now": clock.now()})
 
 
+@login_required
+@require_GET
+def chart_summary(request: HttpRequest, patient_id: str) -> HttpResponse:
+    """The chart's immunization card, loaded after the chart (HTMX)."""
+    s = selectors.chart_summary(request.actor, patient_id)  # type: ignore[attr-defined]
+    return render(request, "immunizations/partials/_chart_summary.html", {"s": s})
+
+
 # -- Giving vaccines ------------------------------------------------------------------------------
 
 

@@ -132,6 +132,27 @@ def test_an_unvaccinated_babys_overdue_vaccines_come_first_with_their_badge(cast
 def test_the_chart_links_to_the_immunization_record(cast, baby):
     html = client_for(cast.alice).get(f"/patients/{baby.public_id}/").content.decode()
     assert url("patient", patient_id=baby.public_id) in html
+    assert f'hx-get="{url("chart-summary", patient_id=baby.public_id)}"' in html
+
+
+def test_the_charts_card_says_what_is_overdue_and_due(cast, baby):
+    summary = client_for(cast.alice).get(url("chart-summary", patient_id=baby.public_id))
+    html = summary.content.decode()
+    assert "due today</b> Rotavirus, DTaP/Tdap/Td, Hib, Pneumococcal, Polio" in html
+    assert "overdue</b>" not in html
+    late = make_patient(cast.north, family="Late", birth_date=clock.today() - dt.timedelta(150))
+    late_card = client_for(cast.alice).get(url("chart-summary", patient_id=late.public_id))
+    assert b"overdue</b> HepB" in late_card.content
+    assert (
+        AuditEvent.objects.filter(
+            entity_type="Immunization", description__contains="summary on the chart"
+        ).count()
+        == 2
+    )
+    assert (
+        client_for(cast.carol).get(url("chart-summary", patient_id=baby.public_id)).status_code
+        == 404
+    )
 
 
 def test_the_record_reads_in_the_same_number_of_queries_for_2_or_10_doses(cast):
