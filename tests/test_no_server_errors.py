@@ -42,6 +42,7 @@ FIELD_NAMES = sorted(
             immunization_forms.ReceiveLotForm,
             immunization_forms.AdjustStockForm,
             immunization_forms.RetireLotForm,
+            immunization_forms.ClinicSettingsForm,
             immunization_forms.StandingOrderForm,
             immunization_forms.EndStandingOrderForm,
         )

@@ -37,3 +37,4 @@ class Permission(StrEnum):
     MANAGE_VACCINE_STOCK = "vaccine.stock"
     MANAGE_STANDING_ORDERS = "vaccine.standing_orders"
     REVIEW_REGISTRY = "registry.review"  # the registry's errors, for the clinic manager
+    MANAGE_IMMUNIZATION_SETTINGS = "immunization.settings"  # observation time, MAs' scope

@@ -88,6 +88,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.VIEW_IMMUNIZATIONS,
             P.MANAGE_VACCINE_STOCK,
             P.REVIEW_REGISTRY,
+            P.MANAGE_IMMUNIZATION_SETTINGS,
         }
     ),
     Role.COMPLIANCE_AUDITOR: frozenset({P.VIEW_AUDIT, P.EXPORT_AUDIT}),

@@ -337,3 +337,8 @@ def add_errors(form: forms.Form, errors: dict[str, list[str]]) -> None:
     """A service's refusal, shown on the form's own fields (or above them)."""
     for name, messages in errors.items():
         form.add_error(name if name in form.fields else None, list(messages))
+
+
+class ClinicSettingsForm(forms.Form):
+    observation_minutes = forms.IntegerField(min_value=0, max_value=120)
+    assistants_may_administer = forms.BooleanField(required=False)

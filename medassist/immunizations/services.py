@@ -95,6 +95,43 @@ def clinic_settings(clinic_id: int) -> ClinicSettings:
     return found or ClinicSettings(clinic_id=clinic_id)
 
 
+def save_clinic_settings(
+    *, actor: Actor, clinic_id: int, observation_minutes: int, assistants_may_administer: bool
+) -> ClinicSettings:
+    """The clinic manager sets how long patients are observed after a dose (ACIP: 15 minutes
+    to prevent injury from syncope; 30 minutes after some vaccines or a past reaction) and
+    whether the clinic's state lets medical assistants give vaccines (scope of practice)."""
+    from medassist.clinics.models import Clinic
+
+    clinic = Clinic.objects.get(pk=clinic_id)
+    if not can(actor, Permission.MANAGE_IMMUNIZATION_SETTINGS, clinic):
+        raise PermissionDenied("Only the clinic manager sets the clinic's immunization rules.")
+    if not 0 <= observation_minutes <= 120:
+        raise ValidationError({"observation_minutes": "Observation is 0 to 120 minutes."})
+    with transaction.atomic():
+        before = clinic_settings(clinic_id)
+        saved, _ = ClinicSettings.objects.update_or_create(
+            clinic_id=clinic_id,
+            defaults={
+                "observation_minutes": observation_minutes,
+                "assistants_may_administer": assistants_may_administer,
+            },
+        )
+        record(
+            actor,
+            Action.UPDATE,
+            "Basic",
+            clinic_id=clinic_id,
+            entity_id=f"immunization-settings-{clinic_id}",
+            description=(
+                f"observation {before.observation_minutes} -> {observation_minutes} min; "
+                f"MAs may give vaccines {before.assistants_may_administer} -> "
+                f"{assistants_may_administer}"
+            ),
+        )
+    return saved
+
+
 def vaccine_groups_for(cvx: str) -> tuple[str, ...]:
     """The CDSi vaccine groups a CVX code counts for (DTaP-HepB-IPV: three)."""
     data = forecasting.supporting_data()

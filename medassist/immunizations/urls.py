@@ -27,5 +27,6 @@ urlpatterns = [
         name="end-standing-order",
     ),
     path("registry/", views.registry, name="registry"),
+    path("settings/", views.clinic_settings, name="settings"),
     path("registry/<uuid:submission_id>/reviewed/", views.mark_reviewed, name="mark-reviewed"),
 ]

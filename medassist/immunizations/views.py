@@ -635,6 +635,48 @@ def standing_orders(request: HttpRequest) -> HttpResponse:
     return _orders_page(request, clinic, clinics, errors=errors, status=status)
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def clinic_settings(request: HttpRequest) -> HttpResponse:
+    """The clinic manager's immunization rules: observation time and MAs' scope."""
+    actor = request.actor  # type: ignore[attr-defined]
+    clinic, clinics = _clinic(
+        request,
+        Permission.MANAGE_IMMUNIZATION_SETTINGS,
+        "Only the clinic manager sets the clinic's immunization rules.",
+    )
+    current = services.clinic_settings(clinic.pk)
+    form = forms.ClinicSettingsForm(
+        request.POST or None,
+        initial={
+            "observation_minutes": current.observation_minutes,
+            "assistants_may_administer": current.assistants_may_administer,
+        },
+    )
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            errors, status = _form_errors(form), 422
+        else:
+            try:
+                services.save_clinic_settings(actor=actor, clinic_id=clinic.pk, **form.cleaned_data)
+            except ValidationError as exc:
+                errors, status = _errors(exc), 422
+            else:
+                messages.success(request, "The clinic's immunization rules are saved.")
+                return redirect(reverse("immunizations:settings") + f"?clinic={clinic.code}")
+    context = {
+        "clinic": clinic,
+        "clinics": clinics,
+        "form": form,
+        "current": current,
+        "errors": errors,
+        "error_list": _summary(errors),
+    }
+    return render(request, "immunizations/settings.html", context, status=status)
+
+
 def _orders_page(
     request: HttpRequest,
     clinic: Clinic,

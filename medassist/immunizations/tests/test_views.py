@@ -17,6 +17,7 @@ from medassist.audit.models import Action, AuditEvent
 from medassist.core import clock
 from medassist.immunizations import codes, gs1, services
 from medassist.immunizations.models import (
+    ClinicSettings,
     Eligibility,
     Funding,
     Immunization,
@@ -1094,3 +1095,19 @@ def test_an_outsider_gets_404_on_every_id_route_and_nothing_changes(cast, baby, 
     assert Immunization.objects.get(pk=dose.pk).status == Immunization.Status.COMPLETED
     # and the South MA's own stock page shows none of North's lots
     assert "HIB9" not in carol.get(url("stock")).content.decode()
+
+
+def test_the_manager_sets_the_clinics_immunization_rules(cast):
+    page = url("settings")
+    assert client_for(cast.alice).get(page).status_code == 403
+    assert client_for(cast.dana).get(page).status_code == 200
+    bad = client_for(cast.dana).post(page, {"clinic": "north", "observation_minutes": "500"})
+    assert bad.status_code == 422
+    assert not ClinicSettings.objects.exists()
+    saved = client_for(cast.dana).post(
+        page, {"clinic": "north", "observation_minutes": "30", "assistants_may_administer": ""}
+    )
+    assert saved.status_code == 302
+    row = ClinicSettings.objects.get(clinic=cast.north)
+    assert (row.observation_minutes, row.assistants_may_administer) == (30, False)
+    assert AuditEvent.objects.filter(entity_id=f"immunization-settings-{cast.north.pk}").exists()
