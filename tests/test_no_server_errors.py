@@ -43,6 +43,7 @@ FIELD_NAMES = sorted(
             immunization_forms.AdjustStockForm,
             immunization_forms.RetireLotForm,
             immunization_forms.ClinicSettingsForm,
+            immunization_forms.IndicationForm,
             immunization_forms.StandingOrderForm,
             immunization_forms.EndStandingOrderForm,
         )

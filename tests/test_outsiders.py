@@ -193,6 +193,18 @@ def _north_standing_order(cast) -> str:  # type: ignore[no-untyped-def]
     return str(StandingOrder.objects.get(clinic=cast.north, vaccine_group="Hib").public_id)
 
 
+def _north_indication(cast) -> str:  # type: ignore[no-untyped-def]
+    # An active condition (asplenia) of a North patient, which an insider could end.
+    from medassist.access.actor import Actor
+    from medassist.immunizations import services
+
+    patient = make_patient(cast.north, family="Northerner", given="Ines")
+    indication = services.record_indication(
+        actor=Actor.for_user(cast.alice), patient=patient, code="160"
+    )
+    return str(indication.public_id)
+
+
 NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
     (re.compile(r"^schedule/appointments/<uuid:appointment_id>/"), _north_appointment),
     (re.compile(r"^schedule/waitlist/<uuid:entry_id>/"), _north_waitlist_entry),
@@ -228,6 +240,7 @@ NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
         )
     ),
     (re.compile(r"^immunizations/standing-orders/<uuid:order_id>/"), _north_standing_order),
+    (re.compile(r"^immunizations/conditions/<uuid:indication_id>/"), _north_indication),
     (re.compile(r"^fhir/R4/Patient/<(?:\w+:)?id>$"), _north_patient),
     (re.compile(r"^fhir/R4/Encounter/<(?:\w+:)?id>$"), _north_encounter),
     (re.compile(r"^fhir/R4/Immunization/<(?:\w+:)?id>$"), _north_immunization),

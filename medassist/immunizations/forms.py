@@ -342,3 +342,8 @@ def add_errors(form: forms.Form, errors: dict[str, list[str]]) -> None:
 class ClinicSettingsForm(forms.Form):
     observation_minutes = forms.IntegerField(min_value=0, max_value=120)
     assistants_may_administer = forms.BooleanField(required=False)
+
+
+class IndicationForm(forms.Form):
+    code = forms.CharField(max_length=4)
+    observed_on = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%m/%d/%Y"])

@@ -167,6 +167,12 @@ class PatientRecord:
     refusals: list[Immunization]
     open_orders: list[DoseOrder]
     visit: Encounter | None = None
+    indications: list[PatientIndication] = field(default_factory=list)
+
+    @property
+    def observation_choices(self) -> list[tuple[str, str]]:
+        recorded = {i.code for i in self.indications}
+        return [(c, t) for c, t in observation_choices() if c not in recorded]
 
     @property
     def due(self) -> list[forecasting.GroupLine]:
@@ -244,6 +250,7 @@ def _load_record(patient: Patient) -> PatientRecord:
         doses=rows,
         refusals=[d for d in doses if d.status == Immunization.Status.NOT_DONE],
         open_orders=open_orders,
+        indications=sorted(indications, key=lambda i: i.title),
     )
 
 
@@ -851,6 +858,24 @@ def retired_lots(actor: Actor, clinic: Clinic) -> list[VaccineLot]:
             :RETIRED_ROWS
         ]
     )
+
+
+def get_indication(actor: Actor, public_id: uuid.UUID | str) -> PatientIndication:
+    """A recorded condition of a patient of the actor's clinics (for ending it), or 404."""
+    found = (
+        PatientIndication.objects.select_related("patient")
+        .filter(public_id=public_id, clinic_id__in=_scoped(actor, Permission.VIEW_IMMUNIZATIONS))
+        .first()
+    )
+    if found is None:
+        raise _denied(actor, "Observation", public_id)
+    return found
+
+
+def observation_choices() -> list[tuple[str, str]]:
+    """CDC's CDSi observations (ScheduleSupportingData), by title, for the condition form."""
+    data = forecasting.supporting_data()
+    return sorted(data.observations.items(), key=lambda item: item[1].lower())
 
 
 def get_lot(actor: Actor, public_id: uuid.UUID | str) -> VaccineLot:

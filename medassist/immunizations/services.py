@@ -781,6 +781,66 @@ def amend(
     return immunization
 
 
+def record_indication(
+    *, actor: Actor, patient: Patient, code: str, observed_on: dt.date | None = None
+) -> PatientIndication:
+    """Record a condition the forecast uses (CDSi observation: pregnancy, asplenia, dialysis,
+    laboratory evidence of immunity, a severe allergy to a vaccine component, travel...). It
+    makes risk series relevant, shows immunity or contraindicates a vaccine."""
+    if not can(actor, Permission.RECORD_HISTORICAL_DOSE, patient):
+        raise PermissionDenied("Your role may not record this at this clinic.")
+    code = code.strip().zfill(3)
+    title = forecasting.supporting_data().observations.get(code)
+    if title is None:
+        raise ValidationError({"code": "Choose a condition from CDC's list."})
+    if observed_on is not None and not patient.birth_date <= observed_on <= clock.today():
+        raise ValidationError({"observed_on": "The date is outside the patient's life."})
+    if PatientIndication.objects.filter(patient=patient, code=code, active=True).exists():
+        raise ValidationError({"code": f"'{title}' is already recorded."})
+    with transaction.atomic():
+        indication = PatientIndication.objects.create(
+            clinic_id=patient.clinic_id,
+            patient=patient,
+            code=code,
+            title=title[:300],
+            observed_on=observed_on,
+            created_by_id=actor.signed_in_user_id,
+        )
+        record(
+            actor,
+            Action.CREATE,
+            "Observation",
+            patient=patient,
+            clinic_id=patient.clinic_id,
+            entity_id=str(indication.public_id),
+            description=f"immunization condition {code}: {title}"[:300],
+        )
+    return indication
+
+
+def end_indication(*, actor: Actor, indication: PatientIndication) -> PatientIndication:
+    """The condition no longer holds (the pregnancy ended, the travel is over)."""
+    if not can(actor, Permission.RECORD_HISTORICAL_DOSE, indication):
+        raise PermissionDenied("Your role may not change this at this clinic.")
+    with transaction.atomic():
+        ended = PatientIndication.objects.filter(pk=indication.pk, active=True).update(
+            active=False, ended_on=clock.today(), updated_at=clock.now()
+        )
+        if not ended:
+            raise ValidationError("This condition was already ended.")
+        indication.refresh_from_db()
+        record(
+            actor,
+            Action.UPDATE,
+            "Observation",
+            patient=indication.patient,
+            clinic_id=indication.clinic_id,
+            entity_id=str(indication.public_id),
+            description=f"immunization condition ended: {indication.title}"[:300],
+        )
+    return indication
+
+
 # -- After the dose --------------------------------------------------------------------------
 
 

@@ -99,7 +99,9 @@ def _record_url(patient: Patient) -> str:
 @require_GET
 def patient(request: HttpRequest, patient_id: str) -> HttpResponse:
     r = selectors.patient_record(request.actor, patient_id)  # type: ignore[attr-defined]
-    return render(request, "immunizations/patient.html", {"r": r, "now": clock.now()})
+    return render(
+        request, "immunizations/patient.html", {"r": r, "now": clock.now(), "condition_errors": {}}
+    )
 
 
 @login_required
@@ -108,6 +110,43 @@ def chart_summary(request: HttpRequest, patient_id: str) -> HttpResponse:
     """The chart's immunization card, loaded after the chart (HTMX)."""
     s = selectors.chart_summary(request.actor, patient_id)  # type: ignore[attr-defined]
     return render(request, "immunizations/partials/_chart_summary.html", {"s": s})
+
+
+@login_required
+@require_POST
+def add_indication(request: HttpRequest, patient_id: str) -> HttpResponse:
+    """Record a condition the forecast uses (a CDSi observation)."""
+    actor = request.actor  # type: ignore[attr-defined]
+    patient = selectors.get_patient(actor, patient_id)
+    form = forms.IndicationForm(request.POST)
+    errors: dict[str, list[str]] = {}
+    if not form.is_valid():
+        errors = _form_errors(form)
+    else:
+        try:
+            added = services.record_indication(actor=actor, patient=patient, **form.cleaned_data)
+        except ValidationError as exc:
+            errors = _errors(exc)
+        else:
+            messages.success(request, f"Recorded: {added.title}. The forecast now counts it.")
+            return redirect(_record_url(patient) + "#conditions")
+    r = selectors.patient_record(actor, patient_id)
+    context = {"r": r, "now": clock.now(), "condition_errors": errors}
+    return render(request, "immunizations/patient.html", context, status=422)
+
+
+@login_required
+@require_POST
+def end_indication(request: HttpRequest, indication_id: str) -> HttpResponse:
+    actor = request.actor  # type: ignore[attr-defined]
+    indication = selectors.get_indication(actor, indication_id)
+    try:
+        services.end_indication(actor=actor, indication=indication)
+    except ValidationError as exc:
+        messages.error(request, " ".join(m for ms in _errors(exc).values() for m in ms))
+    else:
+        messages.success(request, f"Ended: {indication.title}.")
+    return redirect(_record_url(indication.patient) + "#conditions")
 
 
 # -- Giving vaccines ------------------------------------------------------------------------------

@@ -505,3 +505,21 @@ def test_amend_corrects_a_detail_and_refuses_what_it_may_not_change(cast, actor_
     )
     assert fixed.site == "RT" and fixed.version == version + 1
     assert RegistrySubmission.objects.count() == 0  # no registry configured
+
+
+def test_a_recorded_condition_changes_the_forecast_and_can_end(cast, actor_of):
+    adult = make_patient(cast.north, family="Ames", birth_date=dt.date(1990, 4, 2))
+    before = services.patient_forecast(adult).groups.get("Meningococcal")
+    asplenia = services.record_indication(actor=actor_of(cast.alice), patient=adult, code="160")
+    assert asplenia.title.lower().startswith("anatomical or functional asplenia")
+    after = services.patient_forecast(adult).groups["Meningococcal"]
+    assert after.series_type == "Risk" and after.status == "Not Complete"
+    assert before is None or before.series_type != "Risk"
+    with pytest.raises(ValidationError, match="already recorded"):
+        services.record_indication(actor=actor_of(cast.alice), patient=adult, code="160")
+    with pytest.raises(ValidationError, match="CDC's list"):
+        services.record_indication(actor=actor_of(cast.alice), patient=adult, code="999")
+    with pytest.raises(PermissionDenied):
+        services.record_indication(actor=actor_of(cast.carol), patient=adult, code="007")
+    services.end_indication(actor=actor_of(cast.alice), indication=asplenia)
+    assert services.patient_forecast(adult).groups.get("Meningococcal") == before

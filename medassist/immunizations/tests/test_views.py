@@ -22,6 +22,7 @@ from medassist.immunizations.models import (
     Funding,
     Immunization,
     ObservationPeriod,
+    PatientIndication,
     Reaction,
     RegistryConnection,
     RegistrySubmission,
@@ -1111,3 +1112,29 @@ def test_the_manager_sets_the_clinics_immunization_rules(cast):
     row = ClinicSettings.objects.get(clinic=cast.north)
     assert (row.observation_minutes, row.assistants_may_administer) == (30, False)
     assert AuditEvent.objects.filter(entity_id=f"immunization-settings-{cast.north.pk}").exists()
+
+
+def test_conditions_the_forecast_uses_are_recorded_and_ended_from_the_record(cast):
+    adult = make_patient(cast.north, family="Ames", birth_date=dt.date(1990, 4, 2))
+    page = url("patient", patient_id=adult.public_id)
+    html = client_for(cast.alice).get(page).content.decode()
+    assert "None recorded: the forecast is for a healthy patient." in html
+    assert '<option value="160">Anatomical or functional asplenia</option>' in html
+    bad = client_for(cast.alice).post(
+        url("add-condition", patient_id=adult.public_id), {"code": "999"}
+    )
+    assert bad.status_code == 422 and "CDC&#x27;s list" in bad.content.decode()
+    added = client_for(cast.alice).post(
+        url("add-condition", patient_id=adult.public_id), {"code": "160", "observed_on": ""}
+    )
+    assert added.status_code == 302
+    indication = PatientIndication.objects.get(patient=adult, active=True)
+    html = client_for(cast.alice).get(page).content.decode()
+    assert "Anatomical or functional asplenia" in html.split('id="conditions"')[1]
+    outsider = client_for(cast.carol).post(url("end-condition", indication_id=indication.public_id))
+    assert outsider.status_code == 404
+    indication.refresh_from_db()
+    assert indication.active
+    client_for(cast.alice).post(url("end-condition", indication_id=indication.public_id))
+    indication.refresh_from_db()
+    assert not indication.active
