@@ -33,6 +33,8 @@ _HANDLERS: dict[str, Handler] = {}
 # Minutes to wait before attempt n+1 after n failures; the last failure gives up.
 BACKOFF_MINUTES = (1, 5, 30, 120)
 MAX_ATTEMPTS = len(BACKOFF_MINUTES) + 1
+# How long a claimed message is held by the worker delivering it.
+LEASE = dt.timedelta(minutes=5)
 
 
 class Skip(Exception):
@@ -114,9 +116,12 @@ def process_outbox(*, ids: Iterable[int] | None = None, limit: int = 200) -> Run
 
 
 def _deliver(message: OutboxMessage, result: RunResult) -> None:
+    # The claim is a lease: while one worker is delivering (a registry may take its whole
+    # timeout to answer), the message is not due for any other; if that worker dies, the
+    # message is due again when the lease runs out.
     claimed = OutboxMessage.objects.filter(
         pk=message.pk, status=OutboxMessage.Status.QUEUED, attempts=message.attempts
-    ).update(attempts=F("attempts") + 1)
+    ).update(attempts=F("attempts") + 1, available_at=clock.now() + LEASE)
     if not claimed:  # another worker has it
         return
     message.attempts += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import NoReturn
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
@@ -43,6 +44,7 @@ from medassist.hl7.vxu import (
 )
 from medassist.immunizations import codes
 from medassist.immunizations.models import (
+    Funding,
     Immunization,
     RegistryConnection,
     RegistrySubmission,
@@ -51,6 +53,16 @@ from medassist.immunizations.services import VXU_KIND, age_in_years
 from medassist.patients.models import Patient
 
 log = logging.getLogger("medassist.hl7")
+
+# OBX 30963-3 funding source (CDC IG value set CDCPHINVS, as in the NIST test messages): private
+# funds PHC70, public funds VXC50. VFC, Section 317 and state stock are all public funds; which
+# public program paid is told by the eligibility OBX (64994-7).
+_FUNDING: dict[str, str] = {
+    Funding.PRIVATE: "PHC70",
+    Funding.VFC: "VXC50",
+    Funding.PUBLIC_317: "VXC50",
+    Funding.STATE: "VXC50",
+}
 
 _SEX = {"female": "F", "male": "M"}
 FINAL = frozenset(
@@ -109,9 +121,11 @@ def _administration(dose: Immunization, action: str) -> Administration:
         for v in dose.vis
     )
     child = age_in_years(dose.patient.birth_date, dose.occurred_on) < 18
+    # The clinic's local time: RXA-3 carries the day the dose was given where it was given.
+    given_at = clock.localtime(dose.given_at) if dose.given_at else dose.occurred_on
     return Administration(
         record_id=str(dose.public_id),
-        given_at=dose.given_at or dose.occurred_on,
+        given_at=given_at,
         cvx=dose.cvx,
         cvx_text=vaccine.short_name if vaccine else dose.vaccine_name,
         ndc=dose.ndc.replace("-", "") if dose.ndc else "",
@@ -138,7 +152,10 @@ def _administration(dose: Immunization, action: str) -> Administration:
         refusal_reason=("00" if child else "03") if refused else "",
         refusal_text=dose.refusal_reason if refused else "",
         vfc_eligibility=dose.eligibility if given_here and not refused else "",
-        funding_source=dose.funding if given_here and not refused else "",
+        funding_source=_FUNDING.get(dose.funding, "") if given_here and not refused else "",
+        funding_source_text=(
+            Funding(dose.funding).label if given_here and not refused and dose.funding else ""
+        ),
         vis=vis if given_here and not refused else (),
     )
 
@@ -179,6 +196,22 @@ def vxu_for_immunization(public_id: str) -> str:
     return build_message(preview, connection)
 
 
+class RegistryOff(Exception):
+    """Not now: the message stays queued and is tried again later."""
+
+
+def _not_now(submission: RegistrySubmission, message: OutboxMessage, reason: str) -> NoReturn:
+    """Leave the submission waiting (the outbox retries with backoff); after the outbox's last
+    attempt it is marked failed, so the manager sees it."""
+    last = message.attempts >= MAX_ATTEMPTS
+    RegistrySubmission.objects.filter(pk=submission.pk).update(
+        last_error=reason[:300],
+        attempts=message.attempts,
+        status=RegistrySubmission.Status.FAILED if last else RegistrySubmission.Status.QUEUED,
+    )
+    raise RegistryOff(reason)
+
+
 def _status(ack: Ack) -> str:
     if ack.code in {"AA", "CA"}:
         warned = any(e.severity in {"W", "I"} for e in ack.errors)
@@ -198,9 +231,31 @@ def deliver_vxu(message: OutboxMessage) -> str:
         clinic_id=submission.clinic_id, active=True
     ).first()
     if connection is None:
-        raise Skip("no registry is configured for the clinic")
+        # Reporting is off for now: keep the message waiting (retried with backoff, and by
+        # `medassist events run` once the registry is set again), never drop it.
+        _not_now(submission, message, "no active registry connection for the clinic")
+    earlier = (
+        RegistrySubmission.objects.filter(
+            immunization_id=submission.immunization_id, created_at__lt=submission.created_at
+        )
+        .exclude(status__in=[*FINAL, RegistrySubmission.Status.FAILED])
+        .exists()
+    )
+    if earlier:
+        # The registry must see a dose's add, update and delete in the order they happened.
+        _not_now(submission, message, "an earlier message about this dose is not yet answered")
     if not submission.message:
-        text = build_message(submission, connection)
+        try:
+            text = build_message(submission, connection)
+        except ValueError as error:
+            # The record cannot be expressed as a VXU (a code the IG does not allow): sending it
+            # again will not help; the manager sees why.
+            RegistrySubmission.objects.filter(pk=submission.pk).update(
+                status=RegistrySubmission.Status.FAILED,
+                last_error=f"could not build the message: {error}"[:300],
+                attempts=message.attempts,
+            )
+            raise Skip(f"could not build the VXU: {error}") from error
         RegistrySubmission.objects.filter(pk=submission.pk, message="").update(message=text)
         submission.refresh_from_db()
     RegistrySubmission.objects.filter(pk=submission.pk).update(attempts=message.attempts)

@@ -275,7 +275,9 @@ def _check_funding(lot: VaccineLot, patient: Patient, eligibility: str, today: d
         )
 
 
-def _check_screening(screening: Mapping[str, bool], order: DoseOrder | None) -> None:
+def _check_screening(
+    screening: Mapping[str, bool], order: DoseOrder | None, today: dt.date
+) -> None:
     unknown = set(screening) - SCREENING_KEYS
     if unknown:
         raise _refuse("screening", f"Unknown screening question {sorted(unknown)[0]}.", "bad")
@@ -285,7 +287,9 @@ def _check_screening(screening: Mapping[str, bool], order: DoseOrder | None) -> 
             "screening", f"Answer every screening question (first missing: {missing[0]})", "open"
         )
     yes = [text for key, text in SCREENING_QUESTIONS if screening.get(key)]
-    if yes and order is None:
+    # A "yes" today is reviewed by the provider today: an old open order does not cover it.
+    reviewed = order is not None and clock.localtime(order.created_at).date() == today
+    if yes and not reviewed:
         raise _refuse(
             "screening",
             f"Screening answer 'yes': {yes[0]} The provider must review it and order the dose "
@@ -339,8 +343,20 @@ def _authority(
     covering every vaccine group of the product, or an open provider's order for the patient."""
     clinic_id = patient.clinic_id
     if can(actor, Permission.ORDER_VACCINE, patient):
-        return request.standing_order, request.order
-    if not settings.assistants_may_administer:
+        # A provider gives on their own order; a standing order they name is kept on the dose
+        # only when it really covers it.
+        standing = request.standing_order
+        age_days = (today - patient.birth_date).days
+        if standing is not None and not (
+            standing.clinic_id == clinic_id
+            and standing.vaccine_group in groups
+            and standing.covers(group=standing.vaccine_group, age_days=age_days, day=today)
+        ):
+            standing = None
+        return standing, request.order
+    roles = actor.roles_by_clinic.get(clinic_id, frozenset())
+    nurse = Role.NURSE in roles
+    if not settings.assistants_may_administer and not nurse:
         raise _refuse(
             "order",
             "This clinic's state does not allow medical assistants to give vaccines; a nurse "
@@ -353,6 +369,23 @@ def _authority(
             raise _refuse("order", "That provider's order is not open for this patient.", "order")
         if order.vaccine_group not in groups:
             raise _refuse("order", "That provider's order is for another vaccine.", "order")
+        others = [g for g in groups if g != order.vaccine_group]
+        age_days = (today - patient.birth_date).days
+        covering = list(StandingOrder.objects.filter(clinic_id=clinic_id, vaccine_group__in=others))
+        uncovered = [
+            g
+            for g in others
+            if not any(o.covers(group=g, age_days=age_days, day=today) for o in covering)
+        ]
+        if uncovered:
+            # A combination product gives every one of its vaccines: the order for one of them
+            # is not an order for the others.
+            raise _refuse(
+                "order",
+                f"The provider's order is for {order.vaccine_group}; this product also gives "
+                f"{', '.join(uncovered)}, which no order or standing order covers.",
+                "order_scope",
+            )
         return None, order
     age_days = (today - patient.birth_date).days
     standing = request.standing_order
@@ -421,16 +454,21 @@ def administer(
             "record of it (Add history), not given from today's stock.",
             "too_old",
         )
-    _check_lot(lot, patient.clinic_id, given_at.date())
-    _check_funding(lot, patient, request.eligibility, today)
+    # The day the dose is given, in the clinic's time zone: after 6 p.m. in Chicago the UTC date
+    # is already tomorrow, and a lot expiring today or a minimum age would be judged wrongly.
+    given_on = clock.localtime(given_at).date()
+    if encounter is not None and clock.localtime(encounter.period_start).date() != given_on:
+        encounter = None  # a dose documented late belongs to no visit of today
+    _check_lot(lot, patient.clinic_id, given_on)
+    _check_funding(lot, patient, request.eligibility, given_on)
     if request.consent != Immunization.Consent.GIVEN:
         raise _refuse("consent", "Consent was not given: record a refusal instead.", "no_consent")
     order = request.order
     if order is not None and (order.patient_id != patient.pk or order.used_by_id is not None):
         raise _refuse("order", "That provider's order is not open for this patient.", "order")
-    _check_screening(request.screening, order)
+    _check_screening(request.screening, order, today)
     vis = _check_vis(lot.cvx, request.vis_given)
-    evaluation = evaluate_new_dose(patient, lot.cvx, given_at.date())
+    evaluation = evaluate_new_dose(patient, lot.cvx, given_on)
     if evaluation.conflict:
         raise _refuse(
             "lot",
@@ -447,9 +485,21 @@ def administer(
             "not_due",
         )
     settings = clinic_settings(patient.clinic_id)
-    standing, order = _authority(actor, patient, evaluation.groups, request, settings, today)
+    standing, order = _authority(actor, patient, evaluation.groups, request, settings, given_on)
     role, title = _membership_title(actor, patient.clinic_id)
     with transaction.atomic():
+        # One dose at a time per patient: lock the patient's row and judge the dose again
+        # against what is now stored, so two submissions at once cannot both pass the forecast
+        # (the second one waits here, then sees the first dose).
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        again = evaluate_new_dose(patient, lot.cvx, given_on)
+        if not again.valid and not (order is not None and order.off_schedule):
+            raise _refuse(
+                "lot",
+                "This dose was just recorded by someone else; the forecast no longer calls for "
+                f"it ({'; '.join(again.reasons)}).",
+                "not_due",
+            )
         taken = VaccineLot.objects.filter(
             pk=lot.pk, clinic_id=patient.clinic_id, doses_on_hand__gt=0
         ).update(doses_on_hand=F("doses_on_hand") - 1, version=F("version") + 1, updated_at=now)
@@ -472,7 +522,7 @@ def administer(
             dose_volume_ml=request.dose_volume_ml or lot.dose_volume_ml,
             route=request.route,
             site=request.site,
-            occurred_on=clock.localtime(given_at).date(),
+            occurred_on=given_on,
             given_at=given_at,
             given_by_id=actor.signed_in_user_id,
             given_by_role=role,
@@ -480,6 +530,8 @@ def administer(
             ordering_provider_id=(
                 order.ordered_by_id
                 if order
+                else actor.signed_in_user_id
+                if can(actor, Permission.ORDER_VACCINE, patient)
                 else standing.authorized_by_id
                 if standing
                 else actor.signed_in_user_id
@@ -500,13 +552,15 @@ def administer(
             )
             if not used:
                 raise _refuse("order", "That provider's order was already used.", "order")
-        ObservationPeriod.objects.create(
-            immunization=dose,
-            clinic_id=patient.clinic_id,
-            encounter=encounter,
-            starts_at=given_at,
-            ends_at=given_at + dt.timedelta(minutes=settings.observation_minutes),
-        )
+        ends_at = given_at + dt.timedelta(minutes=settings.observation_minutes)
+        if ends_at > now:  # a dose documented late needs no timer on today's board
+            ObservationPeriod.objects.create(
+                immunization=dose,
+                clinic_id=patient.clinic_id,
+                encounter=encounter,
+                starts_at=given_at,
+                ends_at=ends_at,
+            )
         record(
             actor,
             Action.CREATE,
@@ -993,6 +1047,13 @@ def receive_lot(
             },
         )
         if not created:
+            if not lot.active:
+                raise ValidationError(
+                    {
+                        "lot_number": f"Lot {lot_number} was taken out of use; doses of it must "
+                        "not be stocked again. Check the carton, or ask the manufacturer."
+                    }
+                )
             if lot.expires_on != expires_on:
                 raise ValidationError(
                     {
@@ -1002,7 +1063,6 @@ def receive_lot(
                 )
             VaccineLot.objects.filter(pk=lot.pk).update(
                 doses_on_hand=F("doses_on_hand") + doses,
-                active=True,
                 version=F("version") + 1,
                 updated_at=clock.now(),
             )
@@ -1176,16 +1236,17 @@ def queue_registry(dose: Immunization, action: str) -> RegistrySubmission | None
 def mark_reviewed(*, actor: Actor, submission: RegistrySubmission) -> RegistrySubmission:
     if not can(actor, Permission.REVIEW_REGISTRY, submission):
         raise PermissionDenied("Only the clinic manager reviews registry errors.")
-    RegistrySubmission.objects.filter(pk=submission.pk).update(
-        reviewed_at=clock.now(), reviewed_by_id=actor.signed_in_user_id
-    )
-    submission.refresh_from_db()
-    record(
-        actor,
-        Action.UPDATE,
-        "MessageHeader",
-        clinic_id=submission.clinic_id,
-        entity_id=str(submission.public_id),
-        description=f"registry {submission.ack_code or submission.status} reviewed",
-    )
+    with transaction.atomic():
+        RegistrySubmission.objects.filter(pk=submission.pk).update(
+            reviewed_at=clock.now(), reviewed_by_id=actor.signed_in_user_id
+        )
+        submission.refresh_from_db()
+        record(
+            actor,
+            Action.UPDATE,
+            "MessageHeader",
+            clinic_id=submission.clinic_id,
+            entity_id=str(submission.public_id),
+            description=f"registry {submission.ack_code or submission.status} reviewed",
+        )
     return submission

@@ -221,7 +221,8 @@ def _education(dose: Immunization) -> list[dict[str, Any]]:
 
 def _performers(dose: Immunization) -> list[dict[str, Any]]:
     performers = []
-    if dose.given_by is not None:
+    # A refusal was recorded, not administered, by the person who offered the vaccine.
+    if dose.given_by is not None and dose.status != Immunization.Status.NOT_DONE:
         performers.append(
             {
                 "function": _ADMINISTERING,

@@ -206,3 +206,59 @@ def test_deletion_and_historical_and_refusal_messages(
     assert str(messages[3].segment("RXA")[9]).startswith("02")  # historical, other provider
     assert str(messages[4].segment("RXA")[20]) == "RE"
     assert RegistrySubmission.objects.filter(status="accepted").count() == 5
+
+
+def test_a_correction_waits_for_the_earlier_message_of_the_same_dose(
+    cast, actor_of, django_capture_on_commit_callbacks
+):
+    with RegistryDouble("AA", script=("close",)) as double:
+        connect(cast, double, timeout=1)
+        with django_capture_on_commit_callbacks(execute=True):
+            dose = give_hib(cast, actor_of)  # the add is lost: the registry hung up
+        with django_capture_on_commit_callbacks(execute=True):
+            services.retract(actor=actor_of(cast.alice), immunization=dose, reason="wrong chart")
+        assert double.received == []  # the delete did not overtake the add
+        deliver_due()
+        deliver_due()
+        actions = [str(hl7.parse(m).segment("RXA")[21]) for m in double.received]
+    assert actions == ["A", "D"]
+
+
+def test_reporting_turned_off_keeps_the_message_waiting(cast, actor_of, registry):
+    connection = connect(cast, registry)
+    dose = give_hib(cast, actor_of)  # queued; delivery has not run yet
+    RegistryConnection.objects.filter(pk=connection.pk).update(active=False)
+    deliver_due()
+    submission = RegistrySubmission.objects.get(immunization=dose)
+    assert submission.status == "queued" and "no active registry" in submission.last_error
+    assert registry.received == []
+    RegistryConnection.objects.filter(pk=connection.pk).update(active=True)
+    deliver_due()
+    submission.refresh_from_db()
+    assert submission.status == "accepted" and len(registry.received) == 1
+
+
+def test_state_and_317_stock_is_sent_as_public_funds(
+    cast, actor_of, registry, django_capture_on_commit_callbacks
+):
+    from medassist.immunizations.models import Funding
+
+    connect(cast, registry)
+    patient = four_month_old(cast)
+    orders = f.standing_orders(cast.north, cast.bob, groups=("Hib",))
+    lot = f.make_lot(cast.north, f.PEDVAXHIB, lot="S1", funding=Funding.STATE)
+    with django_capture_on_commit_callbacks(execute=True):
+        dose = services.administer(
+            actor=actor_of(cast.alice),
+            patient=patient,
+            encounter=None,
+            request=f.request_for(patient, lot, orders["Hib"], eligibility="V01"),
+        )
+    submission = RegistrySubmission.objects.get(immunization=dose)
+    assert submission.status == "accepted", submission.last_error
+    funding = [
+        o
+        for o in hl7.parse(registry.received[0]).segments("OBX")
+        if str(o[3]).startswith("30963-3")
+    ]
+    assert str(funding[0][5]).startswith("VXC50^")

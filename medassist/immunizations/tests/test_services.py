@@ -12,6 +12,7 @@ from medassist.events.models import OutboxMessage
 from medassist.immunizations import gs1, services
 from medassist.immunizations.models import (
     ClinicSettings,
+    DoseOrder,
     Eligibility,
     Funding,
     Immunization,
@@ -379,7 +380,7 @@ def test_reaction_and_observation(cast, actor_of, baby, orders):
         baby,
         f.make_lot(cast.north, f.PEDVAXHIB),
         orders["Hib"],
-        given_at=clock.now() - dt.timedelta(minutes=20),
+        given_at=clock.now() - dt.timedelta(minutes=10),
     )
     with pytest.raises(ValidationError, match="before the dose"):
         services.record_reaction(
@@ -523,3 +524,93 @@ def test_a_recorded_condition_changes_the_forecast_and_can_end(cast, actor_of):
         services.record_indication(actor=actor_of(cast.carol), patient=adult, code="007")
     services.end_indication(actor=actor_of(cast.alice), indication=asplenia)
     assert services.patient_forecast(adult).groups.get("Meningococcal") == before
+
+
+def test_a_dose_documented_late_gets_no_timer(cast, actor_of, baby, orders):
+    late = give(
+        cast,
+        actor_of,
+        baby,
+        f.make_lot(cast.north, f.PEDVAXHIB),
+        orders["Hib"],
+        given_at=clock.now() - dt.timedelta(hours=3),
+    )
+    assert not ObservationPeriod.objects.filter(immunization=late).exists()
+
+
+def test_an_order_for_one_group_does_not_cover_a_combination(cast, actor_of, baby):
+    order = services.order_dose(
+        actor=actor_of(cast.bob), patient=baby, vaccine_group="DTaP/Tdap/Td"
+    )
+    with pytest.raises(DoseRefused, match="also gives HepB, Polio"):
+        give(cast, actor_of, baby, f.make_lot(cast.north, f.PEDIARIX), order=order)
+
+
+def test_an_old_order_does_not_clear_todays_screening_yes(cast, actor_of, baby):
+    order = services.order_dose(actor=actor_of(cast.bob), patient=baby, vaccine_group="Hib")
+    DoseOrder.objects.filter(pk=order.pk).update(created_at=clock.now() - dt.timedelta(days=3))
+    order.refresh_from_db()
+    with pytest.raises(DoseRefused, match="sick today"):
+        give(
+            cast,
+            actor_of,
+            baby,
+            f.make_lot(cast.north, f.PEDVAXHIB),
+            order=order,
+            screening=f.all_no() | {"sick_today": True},
+        )
+
+
+def test_a_nurse_gives_where_assistants_may_not(cast, actor_of, baby, orders):
+    from medassist.clinics.models import Membership
+
+    Membership.objects.create(user=cast.alice, clinic=cast.north, role="nurse", title="RN")
+    Membership.objects.filter(user=cast.alice, role="medical_assistant").delete()
+    ClinicSettings.objects.create(clinic=cast.north, assistants_may_administer=False)
+    dose = give(cast, actor_of, baby, f.make_lot(cast.north, f.PEDVAXHIB), orders["Hib"])
+    assert dose.given_by_role == "nurse"
+
+
+def test_a_retired_lot_is_not_restocked(cast, actor_of):
+    product = f.codes.catalog().product_for_ndc(f.PEDVAXHIB)
+    assert product is not None
+    expiry = clock.today() + dt.timedelta(days=200)
+    scan = gs1.make_gs1_element_string(gs1.gtin_for_ndc(product.ndc10), "W9", expiry)
+    alice = actor_of(cast.alice)
+    lot = services.receive_lot(
+        actor=alice,
+        clinic_id=cast.north.pk,
+        scanned=scan,
+        funding=Funding.VFC,
+        doses=8,
+        storage_unit="Fridge A",
+    )
+    services.retire_lot(actor=alice, lot=lot, reason="temperature excursion")
+    with pytest.raises(ValidationError, match="taken out of use"):
+        services.receive_lot(
+            actor=alice,
+            clinic_id=cast.north.pk,
+            scanned=scan,
+            funding=Funding.VFC,
+            doses=10,
+            storage_unit="Fridge A",
+        )
+    lot.refresh_from_db()
+    assert (lot.active, lot.doses_on_hand) == (False, 8)
+
+
+def test_the_day_of_an_evening_dose_is_the_clinics_day(cast, actor_of, orders, settings):
+    # 19:30 in Chicago is 01:30 UTC the next day: a lot expiring today is still good.
+    import zoneinfo
+
+    evening = dt.datetime.combine(
+        clock.today(), dt.time(19, 30), tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    )
+    if evening > clock.now():
+        evening -= dt.timedelta(days=1)
+    born = clock.localtime(evening).date() - dt.timedelta(days=122)
+    patient = make_patient(cast.north, family="Eve", birth_date=born)
+    f.historical(patient, "49", born + dt.timedelta(days=61))
+    lot = f.make_lot(cast.north, f.PEDVAXHIB, expires=clock.localtime(evening).date())
+    dose = give(cast, actor_of, patient, lot, orders["Hib"], given_at=evening)
+    assert dose.occurred_on == clock.localtime(evening).date()
