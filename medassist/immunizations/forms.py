@@ -196,6 +196,10 @@ class OrderForm(forms.Form):
 
 class RetractForm(forms.Form):
     reason = forms.CharField(label="What is wrong with this record?", max_length=300)
+    restock = forms.BooleanField(
+        label="The vaccine was not used: put the dose back in the lot's count",
+        required=False,
+    )
     version = forms.IntegerField(min_value=1, max_value=2_000_000_000)
 
 

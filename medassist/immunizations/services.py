@@ -731,8 +731,12 @@ def record_historical(
     return dose
 
 
-def retract(*, actor: Actor, immunization: Immunization, reason: str) -> Immunization:
-    """Mark a dose record entered in error (the registry is told to delete it, RXA-21 D)."""
+def retract(
+    *, actor: Actor, immunization: Immunization, reason: str, restock: bool = False
+) -> Immunization:
+    """Mark a dose record entered in error (the registry is told to delete it, RXA-21 D).
+    With `restock`, the dose recorded from a lot but never drawn up goes back into its count
+    (a dose recorded on the wrong chart was used once, for the other patient: no restock)."""
     if not can(actor, Permission.ADMINISTER_VACCINE, immunization):
         raise PermissionDenied("Your role may not correct immunization records at this clinic.")
     reason = " ".join(reason.split())
@@ -752,6 +756,12 @@ def retract(*, actor: Actor, immunization: Immunization, reason: str) -> Immuniz
         if not changed:
             raise ValidationError("This record was changed meanwhile; reload and try again.")
         immunization.refresh_from_db()
+        if restock and immunization.lot_id is not None:
+            VaccineLot.objects.filter(pk=immunization.lot_id).update(
+                doses_on_hand=F("doses_on_hand") + 1,
+                version=F("version") + 1,
+                updated_at=clock.now(),
+            )
         ObservationPeriod.objects.filter(
             immunization=immunization, released_at__isnull=True
         ).update(released_at=clock.now(), released_by_id=actor.signed_in_user_id)
@@ -762,7 +772,9 @@ def retract(*, actor: Actor, immunization: Immunization, reason: str) -> Immuniz
             patient=immunization.patient,
             clinic_id=immunization.clinic_id,
             entity_id=str(immunization.public_id),
-            description=f"entered in error: {reason}"[:300],
+            description=(
+                f"entered in error: {reason}" + ("; dose back in stock" if restock else "")
+            )[:300],
         )
         queue_registry(immunization, "D")
     return immunization

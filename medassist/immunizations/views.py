@@ -392,7 +392,12 @@ def retract(request: HttpRequest, dose_id: str) -> HttpResponse:
         changed = {GENERAL: ["This record was changed meanwhile; check it and try again."]}
         return _form_page(request, template, context, form, changed, 409)
     try:
-        services.retract(actor=actor, immunization=dose, reason=form.cleaned_data["reason"])
+        services.retract(
+            actor=actor,
+            immunization=dose,
+            reason=form.cleaned_data["reason"],
+            restock=form.cleaned_data["restock"],
+        )
     except ValidationError as exc:
         return _form_page(request, template, context, form, _errors(exc), 422)
     except PermissionDenied as exc:

@@ -614,3 +614,13 @@ def test_the_day_of_an_evening_dose_is_the_clinics_day(cast, actor_of, orders, s
     lot = f.make_lot(cast.north, f.PEDVAXHIB, expires=clock.localtime(evening).date())
     dose = give(cast, actor_of, patient, lot, orders["Hib"], given_at=evening)
     assert dose.occurred_on == clock.localtime(evening).date()
+
+
+def test_a_dose_recorded_but_never_drawn_up_goes_back_in_stock(cast, actor_of, baby, orders):
+    lot = f.make_lot(cast.north, f.PEDVAXHIB, doses=5)
+    dose = give(cast, actor_of, baby, lot, orders["Hib"])
+    services.retract(
+        actor=actor_of(cast.alice), immunization=dose, reason="clicked twice", restock=True
+    )
+    lot.refresh_from_db()
+    assert lot.doses_on_hand == 5

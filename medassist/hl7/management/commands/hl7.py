@@ -6,8 +6,12 @@ The message is printed one segment per line; on the wire segments end with a car
 
 import uuid
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from medassist.access.actor import Actor
+from medassist.audit.models import Action
+from medassist.audit.services import record
 from medassist.hl7.registry import vxu_for_immunization
 from medassist.immunizations.models import Immunization
 
@@ -33,4 +37,15 @@ class Command(BaseCommand):
                 raise CommandError(f"No immunization with id {ident}.") from error
             except ValueError as error:
                 raise CommandError(f"The record cannot be sent as a VXU: {error}") from error
+            dose = Immunization.objects.select_related("patient").get(public_id=ident)
+            record(
+                Actor(user=AnonymousUser(), channel="cli"),
+                Action.PRINT,
+                "Immunization",
+                patient=dose.patient,
+                clinic_id=dose.clinic_id,
+                entity_id=ident,
+                description="VXU printed by `medassist hl7 vxu` on the server",
+                username="system:cli",
+            )
             self.stdout.write(message.replace("\r", "\n").rstrip("\n"))
