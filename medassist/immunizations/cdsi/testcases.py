@@ -69,6 +69,18 @@ _ALIASES = {
     "VAR": "Varicella",
     "ROTA": "Rotavirus",
     "FLU": "Influenza",
+    # Other spellings CDC's workbooks and IIS exports use for the same groups.
+    "COVID": "COVID-19",
+    "HEP A": "HepA",
+    "HEP B": "HepB",
+    "MENACWY": "Meningococcal",
+    "MEN ACWY": "Meningococcal",
+    "MEN B": "Meningococcal B",
+    "TDAP": "DTaP/Tdap/Td",
+    "TD": "DTaP/Tdap/Td",
+    "YF": "Yellow Fever",
+    "JE": "Japanese Encephalitis",
+    "MPOX": "Orthopoxvirus",
 }
 
 
@@ -113,10 +125,18 @@ class UnknownVaccineGroup(ValueError):
     """A test case's vaccine group spelling that VACCINE_GROUPS does not know."""
 
 
+def _squashed(label: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", label.casefold())
+
+
+_SQUASHED_GROUPS = {_squashed(key): name for key, name in VACCINE_GROUPS.items()}
+
+
 def supporting_data_group(name: str) -> str:
-    """The supporting-data vaccine group name for a test-case spelling."""
+    """The supporting-data vaccine group name for a test-case spelling (case, spaces and
+    punctuation aside: "Hep-B", "HEPB" and "HepB" are one group)."""
     try:
-        return VACCINE_GROUPS[norm(name)]
+        return VACCINE_GROUPS.get(norm(name)) or _SQUASHED_GROUPS[_squashed(name)]
     except KeyError:
         raise UnknownVaccineGroup(
             f"unknown vaccine group {name!r} (add its spelling to VACCINE_GROUPS in testcases.py)"
@@ -149,9 +169,13 @@ class ExpectedDose:
     reason: str | None  # as CDC wrote it
     series_type: str | None = None  # "standard" / "risk" (underlying conditions)
 
+    position: int = 0  # 1-based place in the case's dose list
+
     @property
     def dose_id(self) -> str:
-        return str(self.dose_number)
+        """The dose's id for the engine: its place in the list (the dose number in CDC's files,
+        unique even where a file repeats a number)."""
+        return str(self.position or self.dose_number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +217,10 @@ class CaseFile:
     key: str
     meta: Mapping[str, Any]
     cases: tuple[CdsiCase, ...]
+    # Cases that could not be read (id, vaccine group as written, what is wrong): each counts
+    # as a failed case; one bad row never stops the run.
+    unreadable: tuple[tuple[str, str, str], ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def file_key(path: Path) -> str:
@@ -258,12 +286,10 @@ def _case(raw: Mapping[str, Any], key: str) -> CdsiCase:
             status=evaluation_status(str(d["expected_evaluation_status"])),
             reason=_text(d.get("expected_evaluation_reason")),
             series_type=(_text(d.get("series_type")) or "").casefold() or None,
+            position=position,
         )
-        for d in raw.get("doses") or ()
+        for position, d in enumerate(raw.get("doses") or (), start=1)
     )
-    numbers = [d.dose_number for d in doses]
-    if len(set(numbers)) != len(numbers):
-        raise CaseFileError(f"{where}: repeated dose numbers {numbers}")
     exp = raw["expected"]
     return CdsiCase(
         file=key,
@@ -304,20 +330,60 @@ def load_case_file(path: Path) -> CaseFile:
     if not isinstance(raw, dict) or not isinstance(raw.get("cases"), list):
         raise CaseFileError(f"{path}: not a CDSi case file (no 'cases' list)")
     key = file_key(path)
-    try:
-        cases = tuple(_case(c, key) for c in raw["cases"])
-    except CaseFileError as exc:
-        raise CaseFileError(f"{path}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CaseFileError(f"{path}: malformed case: {exc!r}") from None
+    cases: list[CdsiCase] = []
+    unreadable: list[tuple[str, str, str]] = []
+    warnings: list[str] = []
+    seen: dict[str, int] = {}
+    for position, row in enumerate(raw["cases"], start=1):
+        row_id = str(row.get("id") or f"#{position}") if isinstance(row, dict) else f"#{position}"
+        try:
+            case = _case(row, key)
+        except (CaseFileError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            group = str(row.get("vaccine_group", "?")) if isinstance(row, dict) else "?"
+            unreadable.append((row_id, group, f"unreadable case: {exc!r}"))
+            continue
+        if case.id in seen:  # keep both; the second is told apart by its place in the file
+            seen[case.id] += 1
+            warnings.append(f"case id {case.id} repeats (row {position})")
+            case = dataclasses.replace(case, id=f"{case.id}#{seen[case.id]}")
+        else:
+            seen[case.id] = 1
+        cases.append(case)
     meta = raw.get("meta") or {}
     expected_count = meta.get("case_count")
-    if expected_count is not None and expected_count != len(cases):
-        raise CaseFileError(f"{path}: meta.case_count is {expected_count}, found {len(cases)}")
-    ids = [c.id for c in cases]
-    if len(set(ids)) != len(ids):
-        raise CaseFileError(f"{path}: repeated case ids")
-    return CaseFile(path=path, key=key, meta=meta, cases=cases)
+    found = len(cases) + len(unreadable)
+    if expected_count is not None and expected_count != found:
+        warnings.append(f"meta.case_count is {expected_count}, the file has {found} cases")
+    return CaseFile(
+        path=path,
+        key=key,
+        meta=meta,
+        cases=tuple(cases),
+        unreadable=tuple(unreadable),
+        warnings=tuple(warnings),
+    )
+
+
+def unreadable_outcomes(case_file: CaseFile) -> list[CaseOutcome]:
+    """A failed outcome for each case of the file that could not be read."""
+    outcomes = []
+    for case_id, group, error in case_file.unreadable:
+        try:
+            name = supporting_data_group(group)
+        except UnknownVaccineGroup:
+            name = group
+        outcomes.append(
+            CaseOutcome(
+                file=case_file.key,
+                case_id=case_id,
+                group=name,
+                doses=(),
+                forecast_matches=False,
+                mismatches=(error,),
+                error=error,
+            )
+        )
+    return outcomes
 
 
 def to_patient(case: CdsiCase) -> Patient:

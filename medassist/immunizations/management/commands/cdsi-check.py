@@ -88,11 +88,16 @@ class Command(BaseCommand):
             done += 1
             progress(done)
 
+        for f, _ in selected:
+            for warning in f.warnings:
+                self.stderr.write(f"{f.path.name}: {warning}")
         outcomes_by_file = [
             (
                 f,
                 tc.mark_excepted(
-                    tc.run_cases(cases, forecast, data.vaccine_groups, tick), excepted
+                    tc.run_cases(cases, forecast, data.vaccine_groups, tick)
+                    + ([] if options["case"] or options["group"] else tc.unreadable_outcomes(f)),
+                    excepted,
                 ),
             )
             for f, cases in selected
