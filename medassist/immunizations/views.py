@@ -5,11 +5,13 @@ Thin: parse input, call one service or selector, render. Every write is a servic
 a selector's, scoped to the actor's clinics (404 outside them) and audited."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -293,28 +295,50 @@ def _form_page(
     return render(request, template, {**context, "form": form}, status=status)
 
 
+def _patient_form(
+    request: HttpRequest,
+    patient: Patient,
+    template: str,
+    form_class: type[Form],
+    save: Callable[[dict[str, Any]], str],
+    *,
+    initial: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """A patient's one-form page: GET shows it; POST validates, calls `save` (a service call
+    returning where to go next) and shows the service's refusals on their fields, keeping
+    what was typed."""
+    context = {"patient": patient}
+    if request.method == "GET":
+        return _form_page(request, template, context, form_class(initial=initial))
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _form_page(request, template, context, form, status=422)
+    try:
+        where = save(form.cleaned_data)
+    except ValidationError as exc:
+        return _form_page(request, template, context, form, _errors(exc), 422)
+    except PermissionDenied as exc:
+        return _form_page(request, template, context, form, {GENERAL: [str(exc)]}, 403)
+    return redirect(where)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def add_history(request: HttpRequest, patient_id: str) -> HttpResponse:
     """A dose given elsewhere, typed from a card, another provider's record or the registry."""
     actor = request.actor  # type: ignore[attr-defined]
     patient = selectors.get_patient(actor, patient_id)
-    template = "immunizations/history_form.html"
-    if request.method == "GET":
-        return _form_page(request, template, {"patient": patient}, forms.HistoricalDoseForm())
-    form = forms.HistoricalDoseForm(request.POST)
-    if not form.is_valid():
-        return _form_page(request, template, {"patient": patient}, form, status=422)
-    try:
-        dose = services.record_historical(actor=actor, patient=patient, **form.cleaned_data)
-    except ValidationError as exc:
-        return _form_page(request, template, {"patient": patient}, form, _errors(exc), 422)
-    except PermissionDenied as exc:
-        return _form_page(request, template, {"patient": patient}, form, {GENERAL: [str(exc)]}, 403)
-    messages.success(
-        request, f"Added from the record: {dose.vaccine_name} on {dose.occurred_on:%m/%d/%Y}."
+
+    def save(data: dict[str, Any]) -> str:
+        dose = services.record_historical(actor=actor, patient=patient, **data)
+        messages.success(
+            request, f"Added from the record: {dose.vaccine_name} on {dose.occurred_on:%m/%d/%Y}."
+        )
+        return _record_url(patient) + f"#dose-{dose.public_id}"
+
+    return _patient_form(
+        request, patient, "immunizations/history_form.html", forms.HistoricalDoseForm, save
     )
-    return redirect(_record_url(patient) + f"#dose-{dose.public_id}")
 
 
 @login_required
@@ -322,25 +346,17 @@ def add_history(request: HttpRequest, patient_id: str) -> HttpResponse:
 def refusal(request: HttpRequest, patient_id: str) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     patient = selectors.get_patient(actor, patient_id)
-    template = "immunizations/refusal_form.html"
-    if request.method == "GET":
-        return _form_page(request, template, {"patient": patient}, forms.RefusalForm())
-    form = forms.RefusalForm(request.POST)
-    if not form.is_valid():
-        return _form_page(request, template, {"patient": patient}, form, status=422)
-    try:
+
+    def save(data: dict[str, Any]) -> str:
         dose = services.record_refusal(
-            actor=actor,
-            patient=patient,
-            encounter=selectors.current_visit(patient),
-            **form.cleaned_data,
+            actor=actor, patient=patient, encounter=selectors.current_visit(patient), **data
         )
-    except ValidationError as exc:
-        return _form_page(request, template, {"patient": patient}, form, _errors(exc), 422)
-    except PermissionDenied as exc:
-        return _form_page(request, template, {"patient": patient}, form, {GENERAL: [str(exc)]}, 403)
-    messages.success(request, f"Refusal of {dose.vaccine_name} recorded.")
-    return redirect(_record_url(patient) + "#refusals")
+        messages.success(request, f"Refusal of {dose.vaccine_name} recorded.")
+        return _record_url(patient) + "#refusals"
+
+    return _patient_form(
+        request, patient, "immunizations/refusal_form.html", forms.RefusalForm, save
+    )
 
 
 @login_required
@@ -349,29 +365,23 @@ def order(request: HttpRequest, patient_id: str) -> HttpResponse:
     """The provider's order for one dose: plain, or off schedule with the reason."""
     actor = request.actor  # type: ignore[attr-defined]
     patient = selectors.patient_for_ordering(actor, patient_id)
-    template = "immunizations/order_form.html"
-    if request.method == "GET":
-        initial = {"vaccine_group": request.GET.get("group", "")}
-        return _form_page(request, template, {"patient": patient}, forms.OrderForm(initial=initial))
-    form = forms.OrderForm(request.POST)
-    if not form.is_valid():
-        return _form_page(request, template, {"patient": patient}, form, status=422)
-    try:
+
+    def save(data: dict[str, Any]) -> str:
         placed = services.order_dose(
-            actor=actor,
-            patient=patient,
-            encounter=selectors.current_visit(patient),
-            **form.cleaned_data,
+            actor=actor, patient=patient, encounter=selectors.current_visit(patient), **data
         )
-    except ValidationError as exc:
-        return _form_page(request, template, {"patient": patient}, form, _errors(exc), 422)
-    messages.success(
+        off = " (off schedule)" if placed.off_schedule else ""
+        messages.success(request, f"Ordered: {placed.vaccine_group}{off}.")
+        return _record_url(patient) + "#orders"
+
+    return _patient_form(
         request,
-        f"Ordered: {placed.vaccine_group}"
-        + (" (off schedule)" if placed.off_schedule else "")
-        + ".",
+        patient,
+        "immunizations/order_form.html",
+        forms.OrderForm,
+        save,
+        initial={"vaccine_group": request.GET.get("group", "")},
     )
-    return redirect(_record_url(patient) + "#orders")
 
 
 @login_required
