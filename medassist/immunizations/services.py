@@ -90,6 +90,15 @@ def _refuse(field_name: str, message: str, code: str) -> DoseRefused:
     return DoseRefused({field_name: [ValidationError(message, code=code)]})
 
 
+def _at_clinic(actor: Actor, perm: Permission, clinic_id: int, message: str) -> None:
+    """can() for a clinic known by id (no query: an unsaved Clinic carries the id; an id that
+    is not one of the actor's clinics, or no clinic at all, is refused the same way)."""
+    from medassist.clinics.models import Clinic
+
+    if not can(actor, perm, Clinic(pk=clinic_id)):
+        raise PermissionDenied(message)
+
+
 def clinic_settings(clinic_id: int) -> ClinicSettings:
     found = ClinicSettings.objects.filter(clinic_id=clinic_id).first()
     return found or ClinicSettings(clinic_id=clinic_id)
@@ -101,11 +110,12 @@ def save_clinic_settings(
     """The clinic manager sets how long patients are observed after a dose (ACIP: 15 minutes
     to prevent injury from syncope; 30 minutes after some vaccines or a past reaction) and
     whether the clinic's state lets medical assistants give vaccines (scope of practice)."""
-    from medassist.clinics.models import Clinic
-
-    clinic = Clinic.objects.get(pk=clinic_id)
-    if not can(actor, Permission.MANAGE_IMMUNIZATION_SETTINGS, clinic):
-        raise PermissionDenied("Only the clinic manager sets the clinic's immunization rules.")
+    _at_clinic(
+        actor,
+        Permission.MANAGE_IMMUNIZATION_SETTINGS,
+        clinic_id,
+        "Only the clinic manager sets the clinic's immunization rules.",
+    )
     if not 0 <= observation_minutes <= 120:
         raise ValidationError({"observation_minutes": "Observation is 0 to 120 minutes."})
     with transaction.atomic():
@@ -996,11 +1006,12 @@ def receive_lot(
 ) -> VaccineLot:
     """Put a delivery in the fridge: from the carton's GS1 2D barcode, or typed. The same lot
     received again adds to its count."""
-    from medassist.clinics.models import Clinic
-
-    clinic = Clinic.objects.get(pk=clinic_id)
-    if not can(actor, Permission.MANAGE_VACCINE_STOCK, clinic):
-        raise PermissionDenied("Your role may not manage vaccine stock at this clinic.")
+    _at_clinic(
+        actor,
+        Permission.MANAGE_VACCINE_STOCK,
+        clinic_id,
+        "Your role may not manage vaccine stock at this clinic.",
+    )
     catalog = codes.catalog()
     product = None
     gtin = ""
@@ -1186,11 +1197,12 @@ def save_standing_order(
     effective_to: dt.date | None = None,
 ) -> StandingOrder:
     """A provider signs a standing order; it is authorized by them."""
-    from medassist.clinics.models import Clinic
-
-    clinic = Clinic.objects.get(pk=clinic_id)
-    if not can(actor, Permission.MANAGE_STANDING_ORDERS, clinic):
-        raise PermissionDenied("Only a provider may sign standing orders.")
+    _at_clinic(
+        actor,
+        Permission.MANAGE_STANDING_ORDERS,
+        clinic_id,
+        "Only a provider may sign standing orders.",
+    )
     if vaccine_group not in forecasting.supporting_data().vaccine_groups:
         raise ValidationError({"vaccine_group": "Unknown vaccine group."})
     if not title.strip() or not protocol.strip():

@@ -624,3 +624,26 @@ def test_a_dose_recorded_but_never_drawn_up_goes_back_in_stock(cast, actor_of, b
     )
     lot.refresh_from_db()
     assert lot.doses_on_hand == 5
+
+
+def test_a_clinic_that_is_not_the_actors_is_refused_without_a_500(cast, actor_of):
+    for clinic_id in (cast.south.pk, 987654):
+        with pytest.raises(PermissionDenied):
+            services.save_standing_order(
+                actor=actor_of(cast.bob),
+                clinic_id=clinic_id,
+                vaccine_group="Hib",
+                title="Hib",
+                protocol="per schedule",
+            )
+        with pytest.raises(PermissionDenied):
+            services.receive_lot(
+                actor=actor_of(cast.alice),
+                clinic_id=clinic_id,
+                ndc=f.PEDVAXHIB,
+                lot_number="X",
+                expires_on=clock.today(),
+                funding=Funding.VFC,
+                doses=1,
+                storage_unit="A",
+            )
