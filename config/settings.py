@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "medassist.rooming",
     "medassist.vitals",
     "medassist.immunizations",
+    "medassist.labs",
+    "medassist.poct",
     "medassist.hl7",
     "medassist.events",
     "medassist.history",

@@ -13,5 +13,7 @@ urlpatterns = [
     path("rooming/", include("medassist.rooming.urls")),
     path("vitals/", include("medassist.vitals.urls")),
     path("immunizations/", include("medassist.immunizations.urls")),
+    path("labs/", include("medassist.labs.urls")),
+    path("poct/", include("medassist.poct.urls")),
     path("fhir/R4/", include("medassist.fhir.urls")),
 ]

@@ -38,3 +38,15 @@ class Permission(StrEnum):
     MANAGE_STANDING_ORDERS = "vaccine.standing_orders"
     REVIEW_REGISTRY = "registry.review"  # the registry's errors, for the clinic manager
     MANAGE_IMMUNIZATION_SETTINGS = "immunization.settings"  # observation time, MAs' scope
+    # Lab orders, specimens and results (a provider orders and reviews; the MA collects and
+    # tells the patient only what the provider released)
+    ORDER_LABS = "lab.order"
+    VIEW_LAB_ORDERS = "lab.view"  # orders, specimens and their trail; released results
+    COLLECT_SPECIMEN = "specimen.collect"  # collect, label, process, package, hand to courier
+    REVIEW_LAB_RESULTS = "lab.review"  # values and flags before release; release; critical alerts
+    MANAGE_LAB_CATALOG = "lab.catalog"  # the clinic's test catalog and performing labs
+    MANAGE_LAB_INTERFACE = "lab.interface"  # the HL7 error queue and the lab connection
+    # Point-of-care testing (CLIA-waived)
+    RUN_POCT = "poct.run"  # patient tests, with the day's QC and a current competency
+    RUN_QC = "poct.qc"  # quality-control runs and corrective actions
+    MANAGE_POCT = "poct.manage"  # the test menu, kit and control lots, competencies, QC log

@@ -52,14 +52,22 @@ _VACCINES = frozenset(
         P.MANAGE_VACCINE_STOCK,
     }
 )
+# Collecting specimens and running CLIA-waived tests (CLIA 42 CFR 493.15: waived tests by
+# trained staff following the manufacturer's instructions, including its QC).
+_LAB_WORK = frozenset(
+    {P.VIEW_LAB_ORDERS, P.COLLECT_SPECIMEN, P.RUN_POCT, P.RUN_QC}
+)
 
 # Least privilege (HIPAA 164.308(a)(4)): the auditor reads the trail, not the charts.
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
-    Role.MEDICAL_ASSISTANT: _ROOMING | _VACCINES,
-    Role.NURSE: _ROOMING | _VACCINES,
+    Role.MEDICAL_ASSISTANT: _ROOMING | _VACCINES | _LAB_WORK,
+    Role.NURSE: _ROOMING | _VACCINES | _LAB_WORK,
     Role.PROVIDER: _CLINICAL
     | _VACCINES
+    | _LAB_WORK
     | {
+        P.ORDER_LABS,
+        P.REVIEW_LAB_RESULTS,
         P.ORDER_VACCINE,
         P.MANAGE_STANDING_ORDERS,
         P.VIEW_SCHEDULE,
@@ -89,6 +97,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.MANAGE_VACCINE_STOCK,
             P.REVIEW_REGISTRY,
             P.MANAGE_IMMUNIZATION_SETTINGS,
+            P.VIEW_LAB_ORDERS,
+            P.MANAGE_LAB_CATALOG,
+            P.MANAGE_LAB_INTERFACE,
+            P.MANAGE_POCT,
         }
     ),
     Role.COMPLIANCE_AUDITOR: frozenset({P.VIEW_AUDIT, P.EXPORT_AUDIT}),
