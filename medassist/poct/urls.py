@@ -1,5 +1,7 @@
 from django.urls import path
 
+from medassist.poct import views
+
 app_name = "poct"
 
-urlpatterns: list = []
+urlpatterns = [path("", views.home, name="home")]
