@@ -19,7 +19,10 @@ from medassist.access.middleware import actor_for_request, client_ip
 from medassist.access.tokens import user_for_token
 from medassist.audit.models import Action, Outcome
 from medassist.audit.services import record
-from medassist.fhir import immunization_api  # noqa: F401 (adds the Immunization routes to router)
+from medassist.fhir import (
+    immunization_api,  # noqa: F401 (adds the Immunization routes to router)
+    lab_api,  # noqa: F401 (adds ServiceRequest, Specimen, DiagnosticReport)
+)
 from medassist.fhir.outcome import ISSUE_TYPE_FOR_STATUS, FhirError, operation_outcome
 from medassist.fhir.views import router
 

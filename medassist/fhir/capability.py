@@ -9,6 +9,7 @@ from typing import Any
 from medassist.core import clock
 from medassist.fhir.immds import OPERATION_DEFINITION as IMMDS_FORECAST
 from medassist.fhir.immunizations import IMMUNIZATION
+from medassist.fhir.mappers.lab import US_CORE_OBSERVATION_LAB
 from medassist.fhir.mappers.observation import (
     US_CORE_QUESTIONNAIRE_RESPONSE,
     US_CORE_SCREENING,
@@ -56,6 +57,9 @@ def _search_params(params: Mapping[str, SearchParam]) -> list[dict[str, str]]:
 
 
 def capability_statement(base_url: str) -> dict[str, Any]:
+    # Imported here: lab_api registers its routes on views' router, and views imports this module.
+    from medassist.fhir.lab_api import LAB_KINDS
+
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -137,7 +141,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                             "searchParam": _search_params(kind.params),
                             "documentation": kind.documentation,
                         }
-                        for kind in (*KINDS.values(), IMMUNIZATION)
+                        for kind in (*KINDS.values(), IMMUNIZATION, *LAB_KINDS)
                     ),
                     {
                         "type": "Practitioner",
@@ -172,6 +176,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                             US_CORE_SMOKING_STATUS,
                             US_CORE_SCREENING,
                             *VITAL_SIGN_PROFILES,
+                            US_CORE_OBSERVATION_LAB,
                         ],
                         "interaction": [
                             {"code": "read"},
@@ -181,9 +186,13 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                         "searchParam": _search_params(OBSERVATION_PARAMS),
                         "documentation": (
                             "Vital signs (US Core vital-sign profiles), smoking status (LOINC "
-                            "72166-2) and screening results (the total score where the "
-                            "instrument has one). Create takes US Core vital-sign observations "
-                            "only, one measurement each, the value in the UCUM unit measured "
+                            "72166-2), screening results (the total score where the "
+                            "instrument has one) and lab results (US Core laboratory result "
+                            "Observation, category laboratory, id lab-<id>: the results of the "
+                            "DiagnosticReports the user may see, so a report not yet released "
+                            "by the provider only to those who review lab results). "
+                            "Create takes US Core vital-sign observations only, one "
+                            "measurement each, the value in the UCUM unit measured "
                             "(kg g [lb_av], cm [in_i], Cel [degF], /min, mm[Hg], %, kg/m2), "
                             "and records it as the rooming form does: impossible values are "
                             "refused (422 naming the element), improbable ones are kept with a "

@@ -512,7 +512,8 @@ OBSERVATION_PARAMS = _params(
         "category",
         "token",
         _US_CORE_SP + "us-core-observation-category",
-        "social-history (smoking status) | survey (screening results) | vital-signs.",
+        "social-history (smoking status) | survey (screening results) | vital-signs | "
+        "laboratory (lab results).",
     ),
     SearchParam(
         "code",
@@ -520,7 +521,8 @@ OBSERVATION_PARAMS = _params(
         _US_CORE_SP + "us-core-observation-code",
         "LOINC: 72166-2 smoking status, a screening's total or panel code "
         "(44261-6 PHQ-9 total, 55758-7 PHQ-2 total, ...), or a vital sign's "
-        "(85354-9 blood pressure, 8867-4 heart rate, 59408-5 or 2708-6 pulse oximetry, ...).",
+        "(85354-9 blood pressure, 8867-4 heart rate, 59408-5 or 2708-6 pulse oximetry, ...), "
+        "or a lab result's (2093-3 cholesterol, ...).",
     ),
     SearchParam(
         "date",

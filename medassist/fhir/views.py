@@ -599,9 +599,12 @@ def _search_observations(request: HttpRequest, pairs: Iterable[tuple[str, str]])
     search = parse_search(
         pairs, OBSERVATION_PARAMS, resource_type="Observation", lenient=_lenient(request)
     )
-    # Three tables, one list, latest first: each is counted, and read up to the end of the page
-    # in the same order, and the three are merged here (two queries a table, one more for the
-    # recorders' titles of screenings and of vital signs: the same for any page).
+    # Four tables, one list, latest first: each is counted, and read up to the end of the page
+    # in the same order, and the four are merged here (two queries a table, one more for the
+    # recorders' titles of screenings and of vital signs, and for the specimens of lab results:
+    # the same for any page).
+    from medassist.fhir.lab_api import lab_observation_source  # lab_api builds on this module
+
     zone = timezone.get_current_timezone()
     sources: list[tuple[Any, Callable[[Any], dt.datetime], Callable[[Any], dict[str, Any]]]] = [
         (
@@ -625,6 +628,7 @@ def _search_observations(request: HttpRequest, pairs: Iterable[tuple[str, str]])
             lambda s: s.effective,
             vital_sign_mapper.to_fhir,
         ),
+        lab_observation_source(actor, search),
     ]
     end = search.offset + search.count
     total = 0
@@ -643,7 +647,7 @@ def _search_observations(request: HttpRequest, pairs: Iterable[tuple[str, str]])
 _search_routes(
     "Observation",
     "observation",
-    "Search smoking status, screening results and vital signs",
+    "Search smoking status, screening results, vital signs and lab results",
     OBSERVATION_PARAMS,
     _search_observations,
 )
@@ -663,10 +667,14 @@ def _screening(request: HttpRequest, id: str, audit_as: str) -> Any:
 @router.get(
     "/Observation/{id}",
     url_name="observation-read",
-    summary="Read a vital sign, a smoking status or a screening result",
+    summary="Read a vital sign, a smoking status, a screening result or a lab result",
     openapi_extra=_FHIR_ANSWERS,
 )
 def read_observation(request: HttpRequest, id: str) -> dict[str, Any]:
+    from medassist.fhir.lab_api import is_lab_observation_id, read_lab_observation
+
+    if is_lab_observation_id(id):  # a lab result's: "lab-" and the result's id
+        return read_lab_observation(request, id)
     public_id = uuid_or_none(id) if len(id) == 36 else None
     if public_id is None:  # a screening's id: the visit's id and the instrument
         return observation_mapper.screening_to_fhir(_screening(request, id, "Observation"))

@@ -375,6 +375,23 @@ class LabReport(PublicModel):
         blank=True, help_text="what the provider wrote for the patient; the MA reads it out"
     )
     version = models.PositiveIntegerField(default=1, help_text="bumped by each corrected result")
+    # Added by the results part: what each earlier version said (values, flags, who reviewed
+    # and released it), so a corrected report shows what changed and nothing is lost.
+    history = models.JSONField(
+        default=list, blank=True, help_text="earlier versions, oldest first (labs.services.results)"
+    )
+
+    class ToldHow(models.TextChoices):
+        IN_PERSON = "in_person", "In person"
+        PHONE = "phone", "By phone"
+
+    told_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the released result was told to the patient"
+    )
+    told_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    told_how = models.CharField(max_length=10, choices=ToldHow.choices, blank=True)
 
     class Meta:
         indexes = [
@@ -457,6 +474,9 @@ class OrderMessage(PublicModel):
         LabRequisition, on_delete=models.PROTECT, related_name="messages"
     )
     control = models.CharField(max_length=2, default="NW", help_text="ORC-1: NW new, CA cancel")
+    # Which of the requisition's orders the message carries: all of them for NW, the one
+    # cancelled for CA (a requisition may lose one test and keep the others).
+    orders = models.ManyToManyField(LabOrder, blank=True, related_name="messages")
     control_id = models.CharField(max_length=40, unique=True, help_text="MSH-10")
     message = models.TextField(blank=True, help_text="frozen at first send; a retry resends it")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

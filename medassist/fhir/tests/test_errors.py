@@ -87,8 +87,8 @@ def test_the_token_acts_with_its_own_users_clinics(cast, client):
     "url",
     [
         "/fhir/R4/",
-        "/fhir/R4/DiagnosticReport",
-        "/fhir/R4/DiagnosticReport/123",
+        "/fhir/R4/ImagingStudy",
+        "/fhir/R4/ImagingStudy/123",
         "/fhir/R4/Patient/",
         "/fhir/R4/Patient/123/_history/1",
         "/fhir/R4/metadata/",

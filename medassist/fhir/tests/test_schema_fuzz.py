@@ -13,6 +13,7 @@ from schemathesis.generation import GenerationMode
 from config.wsgi import application
 from medassist.access.tokens import issue_token
 from medassist.fhir.tests.immunization_records import north_immunization
+from medassist.fhir.tests.lab_records import north_lab_records
 from medassist.fhir.tests.records import north_records
 from medassist.patients.tests.factories import make_patient
 
@@ -38,6 +39,9 @@ OPERATIONS = [
             "QuestionnaireResponse",
             "Task",
             "Immunization",
+            "ServiceRequest",
+            "Specimen",
+            "DiagnosticReport",
         )
         for path, method in (
             (f"/fhir/R4/{kind}", "GET"),
@@ -85,7 +89,11 @@ def _keep_the_test_transaction():
 def test_no_generated_request_gives_a_server_error(cast, path, method):
     patient = make_patient(cast.north, family="Fuzz", given="Target")
     make_patient(cast.north, family="Other", given="Person", race=["2106-3"])
-    known_ids = north_records(cast, patient) | {"Immunization": north_immunization(cast, patient)}
+    known_ids = (
+        north_records(cast, patient)
+        | {"Immunization": north_immunization(cast, patient)}
+        | north_lab_records(cast, patient)
+    )
     tokens = [issue_token(user=cast.alice), issue_token(user=cast.erin)]
     operation = application_schema()[path][method]
     cases = st.one_of(
