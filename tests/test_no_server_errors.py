@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 
 from medassist.flow.forms import CheckInForm, CheckoutForm, RoomForm, TargetsForm
 from medassist.immunizations import forms as immunization_forms
+from medassist.labs import forms_orders as lab_order_forms
+from medassist.labs import forms_results as lab_result_forms
 from medassist.patients.forms import DemographicsForm, EmergencyAccessForm
 from medassist.patients.tests.factories import make_patient
+from medassist.poct import forms as poct_forms
 from medassist.vitals.forms import PolicyForm, VitalsForm
 from tests.routes import ID_PARAM, all_routes, fill
 from tests.test_outsiders import north_object_for
@@ -46,6 +49,27 @@ FIELD_NAMES = sorted(
             immunization_forms.IndicationForm,
             immunization_forms.StandingOrderForm,
             immunization_forms.EndStandingOrderForm,
+            lab_order_forms.OrderForm,
+            lab_order_forms.CancelOrderForm,
+            lab_order_forms.CollectForm,
+            lab_order_forms.NotCollectedForm,
+            lab_order_forms.ProcessForm,
+            lab_order_forms.ManifestForm,
+            lab_order_forms.HandoffForm,
+            lab_order_forms.ReceivedForm,
+            lab_order_forms.LabForm,
+            lab_order_forms.TestForm,
+            *lab_result_forms.FORMS,
+            poct_forms.AddTestForm,
+            poct_forms.EditTestForm,
+            poct_forms.KitLotForm,
+            poct_forms.RetireForm,
+            poct_forms.ControlLotForm,
+            poct_forms.QcForm,
+            poct_forms.CorrectiveActionForm,
+            poct_forms.CompetencyForm,
+            poct_forms.RunForm,
+            poct_forms.QcLogForm,
         )
         for name in form.base_fields
     }

@@ -8,6 +8,7 @@ given a North object below: no route can escape this test by being forgotten."""
 import datetime as dt
 import functools
 import hashlib
+import importlib
 import re
 from collections.abc import Callable
 
@@ -140,6 +141,20 @@ def _north_immunization(cast) -> str:  # type: ignore[no-untyped-def]
     return north_immunization(cast, patient)
 
 
+def _made_by(module: str, name: str) -> Callable:  # type: ignore[type-arg]
+    # A North object made by an app's own test factory: `module.name(cast) -> public id`.
+    def make(cast) -> str:  # type: ignore[no-untyped-def]
+        return getattr(importlib.import_module(module), name)(cast)  # type: ignore[no-any-return]
+
+    return make
+
+
+_LABS = "medassist.labs.tests.factories"
+_LAB_RESULTS = "medassist.labs.tests.result_factories"
+_POCT = "medassist.poct.tests.factories"
+_FHIR_LABS = "medassist.fhir.tests.lab_records"
+
+
 def _north_vaccination(cast, what: str) -> str:  # type: ignore[no-untyped-def]
     # A North baby due for Hib, a lot and a standing order; for the dose routes Alice has given
     # the dose (observation open), and there is a reaction to it and the registry's error
@@ -241,6 +256,46 @@ NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
     ),
     (re.compile(r"^immunizations/standing-orders/<uuid:order_id>/"), _north_standing_order),
     (re.compile(r"^immunizations/conditions/<uuid:indication_id>/"), _north_indication),
+    *(
+        (re.compile(rf"^{prefix}"), _made_by(module, name))
+        for prefix, module, name in (
+            # results first: ".../<id>/results" before the orders' ".../<id>/order"
+            (
+                r"labs/patients/<uuid:patient_id>/(results|trends)/",
+                _LAB_RESULTS,
+                "north_lab_patient",
+            ),
+            (r"labs/reports/<uuid:report_id>/", _LAB_RESULTS, "north_report"),
+            (r"labs/alerts/<uuid:alert_id>/", _LAB_RESULTS, "north_result_alert"),
+            (r"labs/interface/messages/<uuid:message_id>/", _LAB_RESULTS, "north_inbound_message"),
+            (r"labs/visits/<uuid:encounter_id>/", _LABS, "north_visit"),
+            (r"labs/patients/<uuid:patient_id>/order", _LABS, "north_patient"),
+            (r"labs/orders/<uuid:order_id>/", _LABS, "north_order"),
+            (
+                r"labs/requisitions/<uuid:requisition_id>/(collect|not-collected)/",
+                _LABS,
+                "north_requisition",
+            ),
+            (
+                r"labs/requisitions/<uuid:requisition_id>/labels",
+                _LABS,
+                "north_collected_requisition",
+            ),
+            (r"labs/specimens/<uuid:specimen_id>/received/", _LABS, "north_specimen_in_transit"),
+            (r"labs/specimens/<uuid:specimen_id>/", _LABS, "north_specimen"),
+            (r"labs/manifests/<uuid:manifest_id>/", _LABS, "north_manifest"),
+            (r"labs/catalog/labs/<uuid:lab_id>/", _LABS, "north_lab"),
+            (r"labs/catalog/tests/<uuid:test_id>/", _LABS, "north_test"),
+            (r"fhir/R4/ServiceRequest/<(?:\w+:)?id>$", _FHIR_LABS, "north_service_request"),
+            (r"fhir/R4/Specimen/<(?:\w+:)?id>$", _FHIR_LABS, "north_specimen"),
+            (r"fhir/R4/DiagnosticReport/<(?:\w+:)?id>$", _FHIR_LABS, "north_diagnostic_report"),
+            (r"poct/visits/<uuid:encounter_id>/", _POCT, "north_visit"),
+            (r"poct/tests/<uuid:test_id>/", _POCT, "north_test"),
+            (r"poct/qc-runs/<uuid:run_id>/", _POCT, "north_failed_qc_run"),
+            (r"poct/kits/<uuid:lot_id>/", _POCT, "north_kit_lot"),
+            (r"poct/controls/<uuid:lot_id>/", _POCT, "north_control_lot"),
+        )
+    ),
     (re.compile(r"^fhir/R4/Patient/<(?:\w+:)?id>$"), _north_patient),
     (re.compile(r"^fhir/R4/Encounter/<(?:\w+:)?id>$"), _north_encounter),
     (re.compile(r"^fhir/R4/Immunization/<(?:\w+:)?id>$"), _north_immunization),
