@@ -1,7 +1,8 @@
 """`make bench`: patient search and chart opening with 100,000 patients, and a clinic day (the
 flow board of 900 visits; a locust load scenario at 4 and 40 requests/s, bench/clinic_day.py),
-and vital signs (the rooming form's full set, and 10,000 FHIR Observation POSTs, bench/vitals.py)
-on SQLite and, when PostgreSQL answers at 127.0.0.1:5432 (user postgres), on PostgreSQL too.
+and vital signs (the rooming form's full set, and 10,000 FHIR Observation POSTs, bench/vitals.py),
+and lab results in (2,000 ORU^R01 over MLLP to the results listener, bench/oru.py) on SQLite
+and, when PostgreSQL answers at 127.0.0.1:5432 (user postgres), on PostgreSQL too.
 
 Each database is measured by bench/search_and_chart.py in its own process (the settings read
 DATABASE_URL at import). Everything lives under var/bench/ (its own secret key, SQLite file and
@@ -12,6 +13,7 @@ built on the first run (a few minutes) and reused after; --fresh builds it again
                         [--fresh] [--drop] [--profile] [--strict]
                         [--load-seconds S] [--no-load] [--skip-search] [--skip-day]
                         [--observations N] [--forecast-patients N] [--skip-forecast]
+                        [--oru-messages N] [--oru-connections K] [--skip-oru]
 
 The CDSi forecaster (bench/forecast.py) needs no database: it is measured once.
 """
@@ -36,6 +38,8 @@ DAY_SQLITE = VAR / "clinic_day.sqlite3"
 DAY_PG_DATABASE = "medassist_bench_day"
 VITALS_SQLITE = VAR / "vitals.sqlite3"
 VITALS_PG_DATABASE = "medassist_bench_vitals"
+ORU_SQLITE = VAR / "oru.sqlite3"
+ORU_PG_DATABASE = "medassist_bench_oru"
 GOALS_MS = {  # p95
     "search": 50.0,
     "chart": 100.0,
@@ -122,6 +126,32 @@ def run_clinic_day(name: str, url: str, args: argparse.Namespace) -> dict:
 def run_vitals(name: str, url: str, args: argparse.Namespace) -> dict:
     options = ["--requests", str(args.requests), "--observations", str(args.observations)]
     return _measure("vitals.py", f"vital signs, {name}", VAR / f"vitals-{name}.json", url, options)
+
+
+def run_oru(name: str, url: str, args: argparse.Namespace) -> dict:
+    options = ["--messages", str(args.oru_messages), "--connections", str(args.oru_connections)]
+    return _measure("oru.py", f"lab results in, {name}", VAR / f"oru-{name}.json", url, options)
+
+
+def print_oru(results: dict[str, dict]) -> None:
+    print("\nLab results in: ORU^R01 of 20 OBX over MLLP to `hl7 listen`, each ACK after commit")
+    header = (
+        f"{'database':<11} {'messages':>8} {'conn':>4} {'msg/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'max ms':>8}  stored"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, r in results.items():
+        s = r["stored"]
+        whole = s["filed"] == s["inbound"] == s["reports"] == s["expected_reports"]
+        print(
+            f"{name:<11} {r['messages']:>8,} {r['connections']:>4} {r['per_second']:>7.1f} "
+            f"{r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['max_ms']:>8.1f}  "
+            f"{s['reports']:,} reports, {s['results']:,} results "
+            f"({'each message filed once' if whole else 'MISMATCH'}; "
+            f"{r['not_accepted']} not AA)"
+        )
+    print()
 
 
 def print_vitals(results: dict[str, dict]) -> None:
@@ -294,6 +324,9 @@ def main() -> int:
     parser.add_argument("--observations", type=int, default=10_000, help="FHIR POSTs")
     parser.add_argument("--forecast-patients", type=int, default=100_000, help="CDSi batch")
     parser.add_argument("--skip-forecast", action="store_true", help="skip the CDSi forecaster")
+    parser.add_argument("--oru-messages", type=int, default=2_000, help="ORU^R01 messages")
+    parser.add_argument("--oru-connections", type=int, default=4, help="MLLP client connections")
+    parser.add_argument("--skip-oru", action="store_true", help="skip the lab results intake")
     args = parser.parse_args()
     VAR.mkdir(parents=True, exist_ok=True)
 
@@ -327,17 +360,28 @@ def main() -> int:
         name: run_vitals(name, url, args)
         for name, url in own_databases(targets, VITALS_SQLITE, VITALS_PG_DATABASE).items()
     }
+    oru = (
+        {}
+        if args.skip_oru
+        else {
+            name: run_oru(name, url, args)
+            for name, url in own_databases(targets, ORU_SQLITE, ORU_PG_DATABASE).items()
+        }
+    )
     forecast = {} if args.skip_forecast else run_forecast(args)
     if args.drop and "postgresql" in targets:
         postgres_database(drop=True, create=False)
         postgres_database(drop=True, create=False, name=DAY_PG_DATABASE)
         postgres_database(drop=True, create=False, name=VITALS_PG_DATABASE)
+        postgres_database(drop=True, create=False, name=ORU_PG_DATABASE)
 
     if results:
         print_table(results)
     if day:
         print_clinic_day(day)
     print_vitals(vitals)
+    if oru:
+        print_oru(oru)
     for name, r in results.items():
         if "profile" in r:
             print_profile(name, r["profile"])
@@ -350,6 +394,7 @@ def main() -> int:
         "clinic_day": day,
         "vitals": vitals,
         "forecast": forecast,
+        "oru": oru,
     }  # fmt: skip
     RESULTS.write_text(json.dumps(report, indent=2))
     print(f"Figures written to {RESULTS.relative_to(ROOT)}")

@@ -17,9 +17,28 @@ from typing import Any, Final
 
 import hl7
 
-from medassist.hl7.vxu import SegmentBuilder, declare_charset, format_timestamp, new_message
+from medassist.hl7 import mllp
+from medassist.hl7.er7 import (
+    SegmentBuilder,
+    declare_charset,
+    format_timestamp,
+    new_message,
+    normalize,
+    parse_message,
+    segments,
+    value,
+)
 
-__all__ = ["ACK_CODES", "Ack", "AckError", "build_ack", "parse_ack"]
+__all__ = [
+    "ACK_CODES",
+    "Ack",
+    "AckError",
+    "build_ack",
+    "exchange",
+    "normalize",
+    "parse_ack",
+    "parse_message",
+]
 
 #: HL70008 acknowledgment codes: original mode (AA/AE/AR) and enhanced mode (CA/CE/CR).
 ACK_CODES: Final = {
@@ -48,6 +67,9 @@ ERROR_CONDITION: Final = {
     "206": "Application record locked",
     "207": "Application internal error",
 }
+
+#: MSH-21 of an acknowledgement to an immunization registry (CDC IG r1.5, profile Z23).
+REGISTRY_ACK_PROFILE: Final = ("Z23", "CDCPHINVS")
 
 # "RXA-5", "RXA[2]-5", "PID-13[2].4", "RXA-5.1.2", or a bare segment "PID".
 _LOCATION = re.compile(
@@ -101,52 +123,13 @@ class Ack:
         return self.code in ("AR", "CR")
 
 
-def normalize(text: str | bytes) -> str:
-    """One HL7 v2 message as ER7 with ``\\r`` between segments.
-
-    Accepts ``\\n`` or ``\\r\\n`` line ends, a UTF-8 byte-order mark and MLLP framing
-    (0x0B ... 0x1C 0x0D) around the message.
-    """
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    text = text.strip().lstrip("\ufeff").strip("\x0b\x1c").strip()
-    lines = re.split(r"\r\n|\r|\n", text)
-    return "\r".join(line for line in lines if line.strip())
-
-
-def parse_message(text: str | bytes) -> Any:
-    """The message parsed by python-hl7; ValueError for anything that is not HL7 v2."""
-    normalized = normalize(text)
-    if not normalized.startswith("MSH"):
-        start = normalized[:20]
-        raise ValueError(f"not an HL7 v2 message: it starts with {start!r}, not MSH")
-    if normalized[3:8] != "|^~\\&":
-        raise ValueError("unsupported delimiters: MSH-1/MSH-2 must be |^~\\&")
-    try:
-        return hl7.parse(normalized)
-    except Exception as exc:  # python-hl7 raises several kinds for malformed text
-        raise ValueError(f"malformed HL7 v2 message: {exc}") from exc
-
-
-def _segments(message: Any, segment_id: str) -> list[Any]:
-    return [segment for segment in message if str(segment[0]) == segment_id]
-
-
-def _value(segment: Any, field: int, comp: int = 1, sub: int = 1) -> str:
-    """One leaf of a parsed segment, unescaped; "" where the message stops short."""
-    try:
-        return str(segment.extract_field(1, field, 1, comp, sub))
-    except IndexError:
-        return ""
-
-
 def _location(err: Any) -> str:
-    seg = _value(err, 2, 1)
-    sequence, field = _value(err, 2, 2), _value(err, 2, 3)
-    rep, comp, sub = (_value(err, 2, n) for n in (4, 5, 6))
+    seg = value(err, 2, 1)
+    sequence, field = value(err, 2, 2), value(err, 2, 3)
+    rep, comp, sub = (value(err, 2, n) for n in (4, 5, 6))
     if not seg:  # HL7 2.3.1-style registries put an ELD in ERR-1: segment^sequence^field
-        seg = _value(err, 1, 1)
-        sequence, field = _value(err, 1, 2), _value(err, 1, 3)
+        seg = value(err, 1, 1)
+        sequence, field = value(err, 1, 2), value(err, 1, 3)
         rep = comp = sub = ""
     if not seg:
         return ""
@@ -161,20 +144,20 @@ def _location(err: Any) -> str:
 
 
 def _error(err: Any) -> AckError:
-    severity = _value(err, 4).upper() or "E"  # ERR-4 is required; absent reads as E
+    severity = value(err, 4).upper() or "E"  # ERR-4 is required; absent reads as E
     if severity not in SEVERITY:
         severity = "E"
-    code = _value(err, 3, 1) or _value(err, 1, 4, 1)  # ERR-3, else ELD-4
-    code_text = _value(err, 3, 2) or _value(err, 1, 4, 2)
-    application_code = _value(err, 5, 1)
+    code = value(err, 3, 1) or value(err, 1, 4, 1)  # ERR-3, else ELD-4
+    code_text = value(err, 3, 2) or value(err, 1, 4, 2)
+    application_code = value(err, 5, 1)
     text = (
-        _value(err, 8)  # user message
-        or _value(err, 7)  # diagnostic information
+        value(err, 8)  # user message
+        or value(err, 7)  # diagnostic information
         # The IG's examples 04, 05 and 08 put the user message one field late, in ERR-9;
         # registries that copied them do the same.
-        or _value(err, 9)
+        or value(err, 9)
         or code_text
-        or _value(err, 5, 2)
+        or value(err, 5, 2)
         or ERROR_CONDITION.get(code, "")
     )
     return AckError(
@@ -187,25 +170,31 @@ def _error(err: Any) -> AckError:
     )
 
 
-def parse_ack(text: str | bytes) -> Ack:
-    """The acknowledgement in ``text``; ValueError if it is not an HL7 v2 ACK."""
+def parse_ack(text: str | bytes, *, types: Sequence[str] = ("ACK",)) -> Ack:
+    """The acknowledgement in ``text``; ValueError if it is not an HL7 v2 ACK.
+
+    ``types`` are the MSH-9 message codes taken as an answer: a lab may answer an order with an
+    application response (ORR^O02, ORL^O22) that carries the same MSA and ERR segments."""
     message = parse_message(text)
     msh = message.segment("MSH")
     message_type = str(msh[9]) if len(msh) > 9 else ""
-    if _value(msh, 9, 1) != "ACK":
-        raise ValueError(f"not an acknowledgement: MSH-9 is {message_type or 'empty'}, not ACK")
-    msas = _segments(message, "MSA")
+    if value(msh, 9, 1) not in types:
+        expected = " or ".join(types)
+        raise ValueError(
+            f"not an acknowledgement: MSH-9 is {message_type or 'empty'}, not {expected}"
+        )
+    msas = segments(message, "MSA")
     if not msas:
         raise ValueError("malformed acknowledgement: it has no MSA segment")
     msa = msas[0]
-    code = _value(msa, 1).upper()
+    code = value(msa, 1).upper()
     if code not in ACK_CODES:
         raise ValueError(f"malformed acknowledgement: MSA-1 {code!r} is not one of AA/AE/AR/CA/...")
     return Ack(
         code=code,
-        control_id=_value(msa, 2),
-        text=_value(msa, 3),
-        errors=tuple(_error(err) for err in _segments(message, "ERR")),
+        control_id=value(msa, 2),
+        text=value(msa, 3),
+        errors=tuple(_error(err) for err in segments(message, "ERR")),
         raw=normalize(text),
     )
 
@@ -225,18 +214,23 @@ def _erl(err: SegmentBuilder, location: str) -> None:
 
 
 def build_ack(
-    incoming_text: str | bytes,
+    incoming_text: str | bytes | hl7.Message,
     code: str,
     errors: Sequence[AckError] = (),
     control_id: str | None = None,
     sent_at: dt.datetime | None = None,
+    profile: tuple[str, str] | None = REGISTRY_ACK_PROFILE,
 ) -> str:
     """An ACK of ``incoming_text``: sender and receiver swapped, MSA-2 its MSH-10, one ERR per
     error (IG ERR: ERR-2 location, ERR-3 HL70357 code, ERR-4 severity, ERR-5 application
-    code, ERR-8 user message). ``control_id`` is the ACK's own MSH-10 (default: random)."""
+    code, ERR-8 user message); ``incoming_text`` may be the message already parsed.
+    ``control_id`` is the ACK's own MSH-10 (default: random).
+    ``profile`` is MSH-21 (the CDC IG's Z23 by default; None for a lab, which has none)."""
     if code not in ACK_CODES:
         raise ValueError(f"ack code {code!r} is not one of {', '.join(ACK_CODES)}")
-    incoming = parse_message(incoming_text)
+    incoming = (
+        incoming_text if isinstance(incoming_text, hl7.Message) else parse_message(incoming_text)
+    )
     source = incoming.segment("MSH")
 
     def raw(field: int) -> str:
@@ -250,13 +244,14 @@ def build_ack(
     msh.put_raw(6, raw(4))
     msh.put(7, format_timestamp(sent_at or dt.datetime.now(tz=dt.UTC)))
     msh.put(9, "ACK", comp=1)
-    msh.put(9, _value(source, 9, 2), comp=2)  # the trigger event acknowledged
+    msh.put(9, value(source, 9, 2), comp=2)  # the trigger event acknowledged
     msh.put(9, "ACK", comp=3)
     msh.put(10, control_id or uuid.uuid4().hex[:20])
-    msh.put(11, _value(source, 11) or "P")
+    msh.put(11, value(source, 11) or "P")
     msh.put(12, "2.5.1")
-    msh.put(21, "Z23", comp=1)  # IG: the acknowledgement profile
-    msh.put(21, "CDCPHINVS", comp=2)
+    if profile is not None:
+        msh.put(21, profile[0], comp=1)
+        msh.put(21, profile[1], comp=2)
     msa = SegmentBuilder.append_to(message, "MSA")
     msa.put(1, code)
     msa.put_raw(2, raw(10))
@@ -271,3 +266,31 @@ def build_ack(
             err.put(5, "HL70533", comp=3)
         err.put(8, error.text)
     return declare_charset(message)
+
+
+def exchange(
+    host: str,
+    port: int,
+    message: str,
+    *,
+    control_id: str,
+    timeout: float,
+    types: Sequence[str] = ("ACK",),
+) -> Ack:
+    """Send ``message`` over MLLP and read the acknowledgement of it.
+
+    Raises ``mllp.MllpError`` (no answer, refused, broken: worth another try) or ValueError
+    (an answer that is no ACK of ours: MSA-2 naming another message)."""
+    reply = mllp.send(host, port, message, timeout=timeout)
+    ack = parse_ack(reply, types=types)
+    if ack.control_id and ack.control_id != control_id:
+        raise ValueError(f"the peer acknowledged {ack.control_id}, not {control_id}")
+    return ack
+
+
+def error_list(ack: Ack) -> list[dict[str, str]]:
+    """The ACK's ERR segments as stored beside a message (``ack_errors``)."""
+    return [
+        {"severity": e.severity, "code": e.code, "location": e.location, "text": e.text}
+        for e in ack.errors
+    ]

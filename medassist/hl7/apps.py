@@ -7,6 +7,10 @@ class Hl7Config(AppConfig):
     verbose_name = "HL7 v2 adapter"
 
     def ready(self) -> None:
-        from medassist.hl7 import registry
+        from medassist.hl7 import lab, lab_intake, registry
+        from medassist.labs.services.results import register_refiler
 
         registry.register()
+        lab.register()
+        # The error queue's Retry (labs) re-parses a stored message the adapter's way.
+        register_refiler(lab_intake.refile)

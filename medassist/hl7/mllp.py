@@ -17,8 +17,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, Self
 
+from medassist.hl7.er7 import decode
+
 __all__ = [
     "DropConnection",
+    "FrameReader",
     "MllpConnectionError",
     "MllpError",
     "MllpServer",
@@ -88,7 +91,7 @@ class FrameReader:
                 break
             payload = bytes(self._buffer[start + 1 : end])
             del self._buffer[: end + len(END_BLOCK)]
-            messages.append(payload.decode("utf-8", errors="replace"))
+            messages.append(decode(payload))
         return messages
 
 
@@ -206,6 +209,10 @@ class MllpServer:
     ) -> None:
         self.stop()
 
+    def connection_closed(self) -> None:
+        """Called on a connection's own thread as it ends: a subclass frees what the thread
+        held (its database connection, say)."""
+
     def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         with self._lock:
@@ -253,3 +260,7 @@ class MllpServer:
             with self._lock:
                 self._connections.discard(connection)
             connection.close()
+            try:
+                self.connection_closed()
+            except Exception:
+                log.exception("MLLP connection clean-up failed")

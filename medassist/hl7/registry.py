@@ -29,19 +29,9 @@ from medassist.core import clock
 from medassist.events.models import OutboxMessage
 from medassist.events.services import MAX_ATTEMPTS, Skip, register_handler
 from medassist.hl7 import mllp
-from medassist.hl7.ack import Ack, parse_ack
-from medassist.hl7.vxu import (
-    ETHNICITY,
-    RACE,
-    SITE,
-    Address,
-    Administration,
-    PatientInfo,
-    Provider,
-    Sender,
-    VisDocument,
-    build_vxu,
-)
+from medassist.hl7.ack import Ack, error_list, exchange
+from medassist.hl7.people import patient_info, provider
+from medassist.hl7.vxu import SITE, Administration, Sender, VisDocument, build_vxu
 from medassist.immunizations import codes
 from medassist.immunizations.models import (
     Funding,
@@ -50,7 +40,6 @@ from medassist.immunizations.models import (
     RegistrySubmission,
 )
 from medassist.immunizations.services import VXU_KIND, age_in_years
-from medassist.patients.models import Patient
 
 log = logging.getLogger("medassist.hl7")
 
@@ -64,7 +53,6 @@ _FUNDING: dict[str, str] = {
     Funding.STATE: "VXC50",
 }
 
-_SEX = {"female": "F", "male": "M"}
 FINAL = frozenset(
     {
         RegistrySubmission.Status.ACCEPTED,
@@ -73,42 +61,6 @@ FINAL = frozenset(
         RegistrySubmission.Status.REJECTED,
     }
 )
-
-
-def _provider(user, credential: str = "") -> Provider | None:  # type: ignore[no-untyped-def]
-    if user is None:
-        return None
-    return Provider(
-        id=str(user.pk),
-        family=user.last_name or user.get_username(),
-        given=user.first_name,
-        credential=credential,
-    )
-
-
-def _patient(patient: Patient) -> PatientInfo:
-    address = None
-    if patient.address_line and patient.city and patient.state and patient.postal_code:
-        address = Address(
-            street=patient.address_line,
-            other=patient.address_line2,
-            city=patient.city,
-            state=patient.state,
-            postal_code=patient.postal_code,
-        )
-    return PatientInfo(
-        mrn=patient.mrn,
-        assigning_authority=patient.clinic.code.upper(),
-        family=patient.family,
-        given=patient.given,
-        middle=patient.middle,
-        dob=patient.birth_date,
-        sex=_SEX.get(patient.sex, "U"),
-        race=tuple(code for code in patient.race if code in RACE),
-        ethnicity=patient.ethnicity if patient.ethnicity in ETHNICITY else "",
-        address=address,
-        phone=patient.phone,
-    )
 
 
 def _administration(dose: Immunization, action: str) -> Administration:
@@ -139,10 +91,10 @@ def _administration(dose: Immunization, action: str) -> Administration:
         # HL70163 has no code for the mouth or nose: an oral or nasal dose goes without RXR-2.
         site=dose.site if given_here and dose.site in SITE else "",
         administering_provider=(
-            _provider(dose.given_by, dose.given_by_title) if given_here and not refused else None
+            provider(dose.given_by, dose.given_by_title) if given_here and not refused else None
         ),
-        ordering_provider=_provider(dose.ordering_provider) if given_here else None,
-        entered_by=_provider(dose.created_by),
+        ordering_provider=provider(dose.ordering_provider) if given_here else None,
+        entered_by=provider(dose.created_by),
         facility_code=dose.clinic.code.upper(),
         historical=not given_here,
         information_source=dose.source,
@@ -174,7 +126,7 @@ def build_message(submission: RegistrySubmission, connection: RegistryConnection
     )
     return build_vxu(
         sender,
-        _patient(dose.patient),
+        patient_info(dose.patient),
         [_administration(dose, submission.action)],
         control_id=submission.control_id,
         sent_at=submission.created_at,
@@ -260,14 +212,13 @@ def deliver_vxu(message: OutboxMessage) -> str:
         submission.refresh_from_db()
     RegistrySubmission.objects.filter(pk=submission.pk).update(attempts=message.attempts)
     try:
-        reply = mllp.send(
-            connection.host, connection.port, submission.message, timeout=connection.timeout_seconds
+        ack = exchange(
+            connection.host,
+            connection.port,
+            submission.message,
+            control_id=submission.control_id,
+            timeout=connection.timeout_seconds,
         )
-        ack = parse_ack(reply)
-        if ack.control_id and ack.control_id != submission.control_id:
-            raise ValueError(
-                f"the registry acknowledged {ack.control_id}, not {submission.control_id}"
-            )
     except (mllp.MllpError, ValueError) as error:
         last = message.attempts >= MAX_ATTEMPTS
         RegistrySubmission.objects.filter(pk=submission.pk).update(
@@ -280,10 +231,7 @@ def deliver_vxu(message: OutboxMessage) -> str:
             status=_status(ack),
             ack_code=ack.code,
             ack_text=ack.text[:500],
-            ack_errors=[
-                {"severity": e.severity, "code": e.code, "location": e.location, "text": e.text}
-                for e in ack.errors
-            ],
+            ack_errors=error_list(ack),
             ack_raw=ack.raw,
             last_error="",
             answered_at=clock.now(),

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Sequence
 from typing import Final, Literal
 
-from medassist.hl7.ack import AckError, build_ack, parse_message
+from medassist.hl7.ack import REGISTRY_ACK_PROFILE, AckError, build_ack, parse_message
 from medassist.hl7.mllp import DropConnection, MllpServer
 
 __all__ = ["MODES", "Mode", "RegistryDouble"]
@@ -35,6 +35,9 @@ _UNPARSEABLE_ACK: Final = "MSH|^~\\&|||||||ACK|||2.5.1"
 
 
 class RegistryDouble(MllpServer):
+    #: MSH-21 of its ACKs (the CDC IG's acknowledgement profile; a subclass may have none).
+    ack_profile: tuple[str, str] | None = REGISTRY_ACK_PROFILE
+
     def __init__(
         self,
         mode: Mode = "AA",
@@ -95,7 +98,7 @@ class RegistryDouble(MllpServer):
                 if mode in ("timeout", "close"):
                     raise DropConnection from exc
                 error = AckError(severity="E", code="100", location="", text=str(exc))
-                return build_ack(_UNPARSEABLE_ACK, "AR", [error])
+                return self._reply(_UNPARSEABLE_ACK, "AR", [error])
             msh = parsed.segment("MSH")
             control_id = str(msh[10]) if len(msh) > 10 else ""
             duplicate = bool(control_id) and control_id in self._stored_ids
@@ -110,9 +113,9 @@ class RegistryDouble(MllpServer):
             if mode == "timeout":
                 return None
             if duplicate:
-                return build_ack(message, "AA")
+                return self._reply(message, "AA")
             if mode == "AE":
-                return build_ack(message, "AE", [self._error])
+                return self._reply(message, "AE", [self._error])
             if mode == "AR":
                 rejected = AckError(
                     severity="E",
@@ -120,5 +123,8 @@ class RegistryDouble(MllpServer):
                     location="",
                     text="Message rejected by the test double",
                 )
-                return build_ack(message, "AR", [rejected])
-            return build_ack(message, "AA")
+                return self._reply(message, "AR", [rejected])
+            return self._reply(message, "AA")
+
+    def _reply(self, message: str, code: str, errors: Sequence[AckError] = ()) -> str:
+        return build_ack(message, code, errors, profile=self.ack_profile)

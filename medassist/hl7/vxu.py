@@ -32,7 +32,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
-import hl7
+from medassist.hl7.er7 import (
+    Address,
+    PersonName,
+    Provider,
+    SegmentBuilder,
+    Sender,
+    declare_charset,
+    escape,
+    format_date,
+    format_timestamp,
+    new_message,
+    one_of,
+    put_xad,
+    put_xcn,
+    put_xpn,
+    put_xtn_phone,
+    require,
+)
 
 __all__ = [
     "Address",
@@ -43,8 +60,13 @@ __all__ = [
     "Provider",
     "Sender",
     "VisDocument",
+    "append_pid",
     "build_vxu",
+    "declare_charset",
     "escape",
+    "format_date",
+    "format_timestamp",
+    "new_message",
 ]
 
 # --- code tables (IG Appendix A) -----------------------------------------------------------
@@ -187,152 +209,11 @@ UNKNOWN_AMOUNT: Final = "999"
 #: ORC-3 for a record of a vaccine that was not given, e.g. a refusal (IG ORC-3).
 NOT_GIVEN_ORDER_NUMBER: Final = "9999"
 
-_ENCODING_CHARACTERS: Final = "^~\\&"
-_ESCAPES: Final = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"}
 _CVX = re.compile(r"\d{1,3}")
 _NDC = re.compile(r"\d{4,5}-\d{3,4}-\d{1,2}|\d{10,11}")
 
 
-def escape(value: str) -> str:
-    """Text made safe for one HL7 v2 component or subcomponent.
-
-    The delimiters become the escape sequences of HL7 v2.5.1 ch. 2.7.4 (``\\F\\ \\S\\ \\T\\
-    \\R\\ \\E\\``). A control character (a line break in a pasted address, say) would end the
-    segment, and ST/ID/XPN have no escape for it, so it becomes a space. Other characters,
-    accented letters included, pass unchanged; ``build_vxu`` then declares UTF-8 in MSH-18.
-    """
-    out: list[str] = []
-    for char in value:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(" ")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def format_date(day: dt.date) -> str:
-    """An HL7 DT (YYYYMMDD); a datetime gives the date in its own timezone."""
-    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
-
-
-def format_timestamp(moment: dt.datetime) -> str:
-    """An HL7 DTM precise to the second with its UTC offset, as the IG wants for MSH-7."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("a message time must be timezone-aware (MSH-7 carries its UTC offset)")
-    return f"{format_date(moment)}{moment:%H%M%S%z}"
-
-
-class SegmentBuilder:
-    """One segment under construction, held in python-hl7 containers.
-
-    ``put`` escapes its value and leaves the field out when the value is empty, so an
-    optional value never needs an ``if`` at the call site.
-    """
-
-    def __init__(self, segment: Any) -> None:
-        self._segment = segment
-
-    @classmethod
-    def append_to(cls, message: Any, segment_id: str) -> SegmentBuilder:
-        segment = message.create_segment([message.create_field([segment_id])])
-        message.append(segment)
-        return cls(segment)
-
-    def put(self, field: int, value: str, *, rep: int = 1, comp: int = 1, sub: int = 1) -> None:
-        if value:
-            self._segment.assign_field(escape(value), field, rep, comp, sub)
-
-    def put_raw(self, field: int, er7: str) -> None:
-        """A whole field that is already valid ER7 with the standard delimiters."""
-        if er7:
-            self._segment.assign_field(er7, field)
-
-    def coded(
-        self, field: int, code: str, text: str, system: str, *, rep: int = 1, first: int = 1
-    ) -> None:
-        """A CE/CWE triplet; ``first=4`` writes the alternate coding (CE-4..6)."""
-        if not code:
-            return
-        self.put(field, code, rep=rep, comp=first)
-        self.put(field, text, rep=rep, comp=first + 1)
-        self.put(field, system, rep=rep, comp=first + 2)
-
-
-def new_message() -> Any:
-    """An hl7.Message holding only ``MSH|^~\\&|``, standard delimiters (IG MSH-1, MSH-2)."""
-    return hl7.parse(f"MSH|{_ENCODING_CHARACTERS}|")
-
-
-def declare_charset(message: Any) -> str:
-    """The message as ER7; MSH-18 says UTF-8 when it holds anything beyond ASCII.
-
-    The IG's default character set is ASCII; a name like "Zoë" must not go out undeclared.
-    """
-    text = str(message)
-    if not text.isascii():
-        SegmentBuilder(message.segment("MSH")).put(18, "UNICODE UTF-8")
-        text = str(message)
-    return text
-
-
 # --- what a VXU needs ------------------------------------------------------------------------
-
-
-def _require(value: str, what: str) -> None:
-    if not value or not value.strip():
-        raise ValueError(f"{what} is required")
-
-
-def _one_of(value: str, table: dict[str, Any], what: str) -> None:
-    if value not in table:
-        raise ValueError(f"{what} {value!r} is not one of {', '.join(table)}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Sender:
-    """Who sends to whom: MSH-3..6, MSH-11 and the IG's MSH-22/23.
-
-    ``facility`` also names the assigning authority of our order numbers (ORC-2/ORC-3 EI-2),
-    as in the IG's example messages.
-    """
-
-    application: str
-    facility: str
-    receiving_application: str = ""
-    receiving_facility: str = ""
-    processing_id: str = "P"  # HL70103: P production, T training, D debugging
-    sending_organization: str = ""  # MSH-22 Sending Responsible Organization (IG r1.5, RE)
-    receiving_organization: str = ""  # MSH-23 Receiving Responsible Organization (RE)
-
-    def __post_init__(self) -> None:
-        _require(self.application, "Sender.application (MSH-3)")
-        _require(self.facility, "Sender.facility (MSH-4)")
-        _one_of(self.processing_id, {"P": 1, "T": 1, "D": 1}, "processing id (MSH-11)")
-
-
-@dataclass(frozen=True, kw_only=True)
-class PersonName:
-    family: str
-    given: str = ""
-    middle: str = ""
-
-    def __post_init__(self) -> None:
-        _require(self.family, "family name")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Address:
-    """An XAD; ``kind`` is HL70190 (L legal, H home, M mailing, ...)."""
-
-    street: str
-    other: str = ""
-    city: str
-    state: str
-    postal_code: str
-    country: str = "USA"
-    kind: str = "L"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -345,7 +226,7 @@ class Guardian:
     phone: str = ""
 
     def __post_init__(self) -> None:
-        _one_of(self.relationship, RELATIONSHIP, "relationship (NK1-3)")
+        one_of(self.relationship, RELATIONSHIP, "relationship (NK1-3)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -379,46 +260,29 @@ class PatientInfo:
     registry_status_date: dt.date | None = None
 
     def __post_init__(self) -> None:
-        _require(self.mrn, "PatientInfo.mrn (PID-3)")
-        _require(self.assigning_authority, "PatientInfo.assigning_authority (PID-3.4)")
-        _require(self.family, "PatientInfo.family (PID-5)")
-        _require(self.given, "PatientInfo.given (PID-5)")
-        _one_of(self.sex, SEX, "sex (PID-8)")
+        require(self.mrn, "PatientInfo.mrn (PID-3)")
+        require(self.assigning_authority, "PatientInfo.assigning_authority (PID-3.4)")
+        require(self.family, "PatientInfo.family (PID-5)")
+        require(self.given, "PatientInfo.given (PID-5)")
+        one_of(self.sex, SEX, "sex (PID-8)")
         for code in self.race:
-            _one_of(code, RACE, "race (PID-10)")
+            one_of(code, RACE, "race (PID-10)")
         if self.ethnicity:
-            _one_of(self.ethnicity, ETHNICITY, "ethnicity (PID-22)")
+            one_of(self.ethnicity, ETHNICITY, "ethnicity (PID-22)")
         if self.publicity_code:
-            _one_of(self.publicity_code, PUBLICITY, "publicity code (PD1-11)")
+            one_of(self.publicity_code, PUBLICITY, "publicity code (PD1-11)")
             if self.publicity_date is None:
                 raise ValueError("a publicity code needs its effective date (PD1-18)")
         if self.protection is not None and self.protection_date is None:
             raise ValueError("a protection indicator needs its effective date (PD1-13)")
         if self.registry_status:
-            _one_of(self.registry_status, REGISTRY_STATUS, "registry status (PD1-16)")
+            one_of(self.registry_status, REGISTRY_STATUS, "registry status (PD1-16)")
         if self.deceased_on is not None and not self.deceased:
             raise ValueError("a date of death (PID-29) needs deceased=True (PID-30)")
 
     @property
     def has_pd1(self) -> bool:
         return bool(self.publicity_code or self.protection is not None or self.registry_status)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Provider:
-    """A person in an XCN: RXA-10, ORC-10, ORC-12."""
-
-    id: str = ""
-    family: str = ""
-    given: str = ""
-    middle: str = ""
-    credential: str = ""  # XCN-21 professional suffix, e.g. RN, MD (IG example 01)
-    assigning_authority: str = ""  # XCN-9
-    id_type: str = ""  # XCN-13, e.g. NPI, PRN
-
-    def __post_init__(self) -> None:
-        if not (self.id or self.family):
-            raise ValueError("a provider needs an id or a family name")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -490,18 +354,18 @@ class Administration:
     vis: tuple[VisDocument, ...] = ()
 
     def __post_init__(self) -> None:
-        _require(self.record_id, "Administration.record_id (ORC-3)")
+        require(self.record_id, "Administration.record_id (ORC-3)")
         if not _CVX.fullmatch(self.cvx):
             raise ValueError(f"CVX {self.cvx!r} is not a CVX code (RXA-5)")
         if self.ndc and not _NDC.fullmatch(self.ndc):
             raise ValueError(f"NDC {self.ndc!r} is not an NDC (RXA-5)")
         if self.amount_ml is not None and self.amount_ml <= 0:
             raise ValueError("the administered amount (RXA-6) must be positive")
-        _one_of(self.completion_status, COMPLETION_STATUS, "completion status (RXA-20)")
-        _one_of(self.action, ACTION_CODE, "action code (RXA-21)")
+        one_of(self.completion_status, COMPLETION_STATUS, "completion status (RXA-20)")
+        one_of(self.action, ACTION_CODE, "action code (RXA-21)")
         source = self.information_source
         if source:
-            _one_of(source, INFORMATION_SOURCE, "information source (RXA-9, NIP001)")
+            one_of(source, INFORMATION_SOURCE, "information source (RXA-9, NIP001)")
             if (source == "00") == self.historical:
                 raise ValueError(
                     f"information source {source} contradicts historical={self.historical}"
@@ -510,22 +374,22 @@ class Administration:
         if self.completion_status in ("RE", "NA") and self.historical:
             raise ValueError("a refusal or a dose not given cannot be a historical dose")
         if self.completion_status == "RE":
-            _one_of(self.refusal_reason, REFUSAL_REASON, "refusal reason (RXA-18, NIP002)")
+            one_of(self.refusal_reason, REFUSAL_REASON, "refusal reason (RXA-18, NIP002)")
             if self.refusal_reason == "02" and not self.refusal_text:
                 raise ValueError("refusal reason 02 (other) needs refusal_text (NIP002)")
         elif self.refusal_reason:
             raise ValueError("a refusal reason (RXA-18) needs completion status RE (RXA-20)")
         if self.route:
-            _one_of(self.route, ROUTE, "route (RXR-1, HL70162)")
+            one_of(self.route, ROUTE, "route (RXR-1, HL70162)")
         if self.site:
-            _one_of(self.site, SITE, "site (RXR-2, HL70163)")
+            one_of(self.site, SITE, "site (RXR-2, HL70163)")
             if not self.route:
                 raise ValueError("a site (RXR-2) needs a route (RXR-1)")
         if self.vfc_eligibility and not (
             self.vfc_eligibility in VFC_ELIGIBILITY or self.vfc_eligibility_text
         ):
             raise ValueError(f"eligibility {self.vfc_eligibility!r} is not known: give its text")
-        _one_of(self.eligibility_method, ELIGIBILITY_METHOD, "eligibility method (OBX-17)")
+        one_of(self.eligibility_method, ELIGIBILITY_METHOD, "eligibility method (OBX-17)")
         if self.funding_source and not (
             self.funding_source in FUNDING_SOURCE or self.funding_source_text
         ):
@@ -533,9 +397,9 @@ class Administration:
         if self.is_new_dose:
             # IG RXA-15/RXA-17: C(R/O), required when RXA-9 is 00 and RXA-20 is CP or PA;
             # IG App. B: funding eligibility (64994-7) is required for every administered dose.
-            _require(self.lot, "the lot number (RXA-15) of a new dose")
-            _require(self.mvx, "the manufacturer MVX (RXA-17) of a new dose")
-            _require(self.vfc_eligibility, "the funding eligibility (OBX 64994-7) of a new dose")
+            require(self.lot, "the lot number (RXA-15) of a new dose")
+            require(self.mvx, "the manufacturer MVX (RXA-17) of a new dose")
+            require(self.vfc_eligibility, "the funding eligibility (OBX 64994-7) of a new dose")
 
     @property
     def was_given(self) -> bool:
@@ -555,58 +419,9 @@ class Administration:
 # --- building --------------------------------------------------------------------------------
 
 
-def _xpn(seg: SegmentBuilder, field: int, name: PersonName, name_type: str) -> None:
-    seg.put(field, name.family, comp=1)
-    seg.put(field, name.given, comp=2)
-    seg.put(field, name.middle, comp=3)
-    seg.put(field, name_type, comp=7)  # XPN-7 name type: L legal, M maiden (IG XPN)
-
-
-def _xad(seg: SegmentBuilder, field: int, address: Address | None) -> None:
-    if address is None:
-        return
-    seg.put(field, address.street, comp=1)
-    seg.put(field, address.other, comp=2)
-    seg.put(field, address.city, comp=3)
-    seg.put(field, address.state, comp=4)
-    seg.put(field, address.postal_code, comp=5)
-    seg.put(field, address.country, comp=6)
-    seg.put(field, address.kind, comp=7)
-
-
-def _xtn_phone(seg: SegmentBuilder, field: int, number: str, *, rep: int = 1) -> None:
-    """IG XTN: XTN-1 is not used; use code PRN, equipment PH, area code and local number."""
-    if not number:
-        return
-    digits = re.sub(r"\D", "", number)
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    seg.put(field, "PRN", rep=rep, comp=2)
-    seg.put(field, "PH", rep=rep, comp=3)
-    if len(digits) == 10:
-        seg.put(field, digits[:3], rep=rep, comp=6)
-        seg.put(field, digits[3:], rep=rep, comp=7)
-    else:  # not a North American number: XTN-12 unformatted telephone number
-        seg.put(field, number, rep=rep, comp=12)
-
-
-def _xcn(seg: SegmentBuilder, field: int, person: Provider | None) -> None:
-    if person is None:
-        return
-    seg.put(field, person.id, comp=1)
-    seg.put(field, person.family, comp=2)
-    seg.put(field, person.given, comp=3)
-    seg.put(field, person.middle, comp=4)
-    seg.put(field, person.assigning_authority, comp=9)
-    if person.family:
-        seg.put(field, "L", comp=10)
-    seg.put(field, person.id_type, comp=13)
-    seg.put(field, person.credential, comp=21)
-
-
 def _msh(message: Any, sender: Sender, control_id: str, sent_at: dt.datetime) -> None:
     """IG MSH for a Z22 VXU."""
-    _require(control_id, "the message control id (MSH-10)")
+    require(control_id, "the message control id (MSH-10)")
     msh = SegmentBuilder(message.segment("MSH"))
     msh.put(3, sender.application)
     msh.put(4, sender.facility)
@@ -627,22 +442,23 @@ def _msh(message: Any, sender: Sender, control_id: str, sent_at: dt.datetime) ->
     msh.put(23, sender.receiving_organization)
 
 
-def _pid(message: Any, patient: PatientInfo) -> None:
+def append_pid(message: Any, patient: PatientInfo) -> None:
     """IG PID."""
     pid = SegmentBuilder.append_to(message, "PID")
     pid.put(1, "1")
     pid.put(3, patient.mrn, comp=1)
     pid.put(3, patient.assigning_authority, comp=4)
     pid.put(3, "MR", comp=5)  # CX-5 identifier type HL70203: medical record number
-    _xpn(pid, 5, PersonName(family=patient.family, given=patient.given, middle=patient.middle), "L")
+    name = PersonName(family=patient.family, given=patient.given, middle=patient.middle)
+    put_xpn(pid, 5, name, "L")
     if patient.mother_maiden is not None:
-        _xpn(pid, 6, patient.mother_maiden, "M")
+        put_xpn(pid, 6, patient.mother_maiden, "M")
     pid.put(7, format_date(patient.dob))
     pid.put(8, patient.sex)
     for rep, code in enumerate(patient.race, start=1):
         pid.coded(10, code, RACE[code], "CDCREC", rep=rep)
-    _xad(pid, 11, patient.address)
-    _xtn_phone(pid, 13, patient.phone)
+    put_xad(pid, 11, patient.address)
+    put_xtn_phone(pid, 13, patient.phone)
     if patient.email:
         rep = 2 if patient.phone else 1
         pid.put(13, "NET", rep=rep, comp=2)
@@ -680,10 +496,10 @@ def _nk1(message: Any, set_id: int, guardian: Guardian) -> None:
     """IG NK1: set id, name, relationship required; address and phone RE."""
     nk1 = SegmentBuilder.append_to(message, "NK1")
     nk1.put(1, str(set_id))
-    _xpn(nk1, 2, guardian.name, "L")
+    put_xpn(nk1, 2, guardian.name, "L")
     nk1.coded(3, guardian.relationship, RELATIONSHIP[guardian.relationship], "HL70063")
-    _xad(nk1, 4, guardian.address)
-    _xtn_phone(nk1, 5, guardian.phone)
+    put_xad(nk1, 4, guardian.address)
+    put_xtn_phone(nk1, 5, guardian.phone)
 
 
 def _orc(message: Any, sender: Sender, dose: Administration) -> None:
@@ -700,9 +516,9 @@ def _orc(message: Any, sender: Sender, dose: Administration) -> None:
         orc.put(2, sender.facility, comp=2)
     orc.put(3, filler, comp=1)
     orc.put(3, sender.facility, comp=2)
-    _xcn(orc, 10, dose.entered_by)
+    put_xcn(orc, 10, dose.entered_by)
     if not dose.historical:
-        _xcn(orc, 12, dose.ordering_provider)
+        put_xcn(orc, 12, dose.ordering_provider)
 
 
 def _amount(amount: Decimal | None) -> str:
@@ -730,7 +546,7 @@ def _rxa(message: Any, dose: Administration) -> None:
         source = dose.source_code
         rxa.coded(9, source, INFORMATION_SOURCE[source], "NIP001")
     if dose.is_new_dose:  # RXA-10/11 C(RE/O): when RXA-9 is 00
-        _xcn(rxa, 10, dose.administering_provider)
+        put_xcn(rxa, 10, dose.administering_provider)
         rxa.put(11, dose.facility_code, comp=4)
     if dose.was_given:  # RXA-15/16/17: lot, expiry, manufacturer of a dose given
         rxa.put(15, dose.lot)
@@ -839,7 +655,7 @@ def build_vxu(
     """
     message = new_message()
     _msh(message, sender, control_id, sent_at)
-    _pid(message, patient)
+    append_pid(message, patient)
     if patient.has_pd1:
         _pd1(message, patient)
     for set_id, guardian in enumerate(patient.guardians, start=1):

@@ -1,0 +1,246 @@
+"""Sending orders end to end: bob orders -> queued OrderMessage -> ORM/OML over MLLP to the lab
+test double on 127.0.0.1 -> ACK stored; errors, rejections, silence, retries, and the order of
+a requisition's messages."""
+
+import hl7
+import pytest
+
+from medassist.audit.models import AuditEvent
+from medassist.core import clock
+from medassist.events.models import OutboxMessage
+from medassist.events.services import MAX_ATTEMPTS
+from medassist.hl7.ack import build_ack
+from medassist.hl7.lab_double import LabDouble
+from medassist.hl7.mllp import MllpServer
+from medassist.hl7.tests.test_lab_orders import (
+    deliver_due,
+    field,
+    hl7apy_validate,
+    make_catalog,
+    make_lab,
+    place,
+)
+from medassist.labs.models import OrderMessage, PerformingLab
+from medassist.labs.services import orders as order_services
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lab_double():  # type: ignore[no-untyped-def]
+    with LabDouble("AA") as double:
+        yield double
+
+
+def order_cbc(cast, actor_of, lab, capture):  # type: ignore[no-untyped-def]
+    with capture(execute=True):
+        return place(cast, actor_of, [make_catalog(lab)["cbc"]])
+
+
+@pytest.mark.parametrize("kind", ["ORM^O01", "OML^O21"])
+def test_an_order_is_sent_and_acknowledged(
+    cast, actor_of, lab_double, kind, django_capture_on_commit_callbacks
+):
+    lab = make_lab(cast, double=lab_double, message_type=kind)
+    requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    om = OrderMessage.objects.get(requisition=requisition)
+    assert om.status == OrderMessage.Status.ACCEPTED, om.last_error
+    assert om.ack_code == "AA" and om.attempts == 1 and om.answered_at is not None
+    [received] = lab_double.received
+    assert om.message == received  # frozen: what was sent is what is kept
+    assert hl7apy_validate(received)
+    order = requisition.orders.get()
+    assert field(received, "MSH", 9).startswith(kind)
+    assert field(received, "MSH", 10) == om.control_id
+    assert field(received, "ORC", 2) == f"{order.placer_number}^NORTHFM"
+    assert field(received, "OBR", 2) == f"{order.placer_number}^NORTHFM"
+    assert str(hl7.parse(om.ack_raw).segment("MSA")[2]) == om.control_id
+    disclosure = AuditEvent.objects.get(action="export", entity_id=str(requisition.public_id))
+    assert disclosure.username == "system:lab" and disclosure.patient_id == requisition.patient_id
+    assert order.placer_number in disclosure.description and "AA" in disclosure.description
+    assert OutboxMessage.objects.get(kind="lab.order").status == OutboxMessage.Status.SENT
+
+
+def test_a_lab_error_is_kept_and_not_resent(cast, actor_of, django_capture_on_commit_callbacks):
+    with LabDouble("AE", error_location="OBR-4", error_text="Test 005009 not on file") as double:
+        lab = make_lab(cast, double=double)
+        requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+        om = OrderMessage.objects.get(requisition=requisition)
+        assert om.status == OrderMessage.Status.ERROR and om.ack_code == "AE"
+        assert om.ack_errors[0]["location"] == "OBR-4"
+        assert om.ack_errors[0]["text"] == "Test 005009 not on file"
+        assert om.ack_text == "OBR-4: Test 005009 not on file"
+        deliver_due()
+        assert len(double.received) == 1  # not sent twice
+    event = AuditEvent.objects.get(action="export", entity_id=str(requisition.public_id))
+    assert event.outcome == "failed"
+
+
+def test_a_rejection(cast, actor_of, django_capture_on_commit_callbacks):
+    with LabDouble("AR") as double:
+        lab = make_lab(cast, double=double)
+        requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+        deliver_due()
+    om = OrderMessage.objects.get(requisition=requisition)
+    assert om.status == OrderMessage.Status.REJECTED and om.ack_code == "AR"
+    assert "rejected" in om.ack_text.lower()
+    assert om.attempts == 1
+
+
+def test_silence_is_retried_with_the_same_control_id_and_the_same_bytes(
+    cast, actor_of, django_capture_on_commit_callbacks
+):
+    with LabDouble("AA", script=("timeout",)) as double:
+        lab = make_lab(cast, double=double)
+        requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+        om = OrderMessage.objects.get(requisition=requisition)
+        assert om.status == OrderMessage.Status.QUEUED and "no reply" in om.last_error
+        frozen = om.message
+        outbox = OutboxMessage.objects.get(kind="lab.order")
+        assert outbox.status == OutboxMessage.Status.QUEUED and outbox.attempts == 1
+        assert outbox.available_at > clock.now()  # backoff
+        deliver_due()
+        om.refresh_from_db()
+        assert om.status == OrderMessage.Status.ACCEPTED and om.attempts == 2
+        assert om.message == frozen
+        # The lab stored the first copy and recognised the second by its MSH-10.
+        assert len(double.received) == 1 and double.duplicates == 1
+        assert double.modes_used == ["timeout", "AA"]
+
+
+def test_a_lab_that_hangs_up_fails_after_the_last_attempt(
+    cast, actor_of, django_capture_on_commit_callbacks
+):
+    with LabDouble("close") as double:
+        lab = make_lab(cast, double=double)
+        requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+        for _ in range(MAX_ATTEMPTS):
+            deliver_due()
+        assert len(double.modes_used) == MAX_ATTEMPTS
+    om = OrderMessage.objects.get(requisition=requisition)
+    assert om.status == OrderMessage.Status.FAILED and om.attempts == MAX_ATTEMPTS
+    assert "closed the connection" in om.last_error
+    assert OutboxMessage.objects.get(kind="lab.order").status == OutboxMessage.Status.FAILED
+    assert not AuditEvent.objects.filter(action="export").exists()  # nothing reached the lab
+
+
+def test_nothing_listening(cast, actor_of, django_capture_on_commit_callbacks):
+    with LabDouble() as double:
+        port = double.port
+    lab = make_lab(cast, host="127.0.0.1", port=port)
+    requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    om = OrderMessage.objects.get(requisition=requisition)
+    assert om.status == OrderMessage.Status.QUEUED and "could not connect" in om.last_error
+
+
+def test_a_lab_without_an_address_keeps_the_order_waiting(
+    cast, actor_of, lab_double, django_capture_on_commit_callbacks
+):
+    lab = make_lab(cast)  # no host, no port yet
+    requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    om = OrderMessage.objects.get(requisition=requisition)
+    assert om.status == OrderMessage.Status.QUEUED and om.message == ""
+    assert "no MLLP host and port" in om.last_error
+    PerformingLab.objects.filter(pk=lab.pk).update(host="127.0.0.1", port=lab_double.port)
+    deliver_due()
+    om.refresh_from_db()
+    assert om.status == OrderMessage.Status.ACCEPTED and len(lab_double.received) == 1
+
+
+def test_an_order_collected_while_waiting_goes_out_with_its_specimen(
+    cast, actor_of, lab_double, django_capture_on_commit_callbacks
+):
+    from medassist.hl7.tests.test_lab_orders import collect
+
+    lab = make_lab(cast, message_type="OML^O21")
+    requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    collect(cast, actor_of, requisition)
+    PerformingLab.objects.filter(pk=lab.pk).update(host="127.0.0.1", port=lab_double.port)
+    deliver_due()
+    [received] = lab_double.received
+    specimen = requisition.orders.get().specimens.get()
+    assert field(received, "SPM", 2) == f"{specimen.accession}&NORTHFM"
+    assert field(received, "OBR", 7) == specimen.collected_at.strftime("%Y%m%d%H%M%S%z")
+
+
+def test_a_failed_lab_after_the_last_attempt_when_never_configured(
+    cast, actor_of, django_capture_on_commit_callbacks
+):
+    lab = make_lab(cast)
+    requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    for _ in range(MAX_ATTEMPTS):
+        deliver_due()
+    om = OrderMessage.objects.get(requisition=requisition)
+    assert om.status == OrderMessage.Status.FAILED and "no MLLP host" in om.last_error
+
+
+def test_a_cancel_never_overtakes_its_new_order(cast, actor_of, django_capture_on_commit_callbacks):
+    with LabDouble("AA", script=("close",)) as double:
+        lab = make_lab(cast, double=double)
+        requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+        assert double.received == []  # the lab hung up on the new order
+        with django_capture_on_commit_callbacks(execute=True):
+            order_services.cancel_order(
+                actor=actor_of(cast.bob), order=requisition.orders.get(), reason="wrong patient"
+            )
+        assert double.received == []  # the cancel waited for it
+        cancel = OrderMessage.objects.get(requisition=requisition, control="CA")
+        assert "earlier message" in cancel.last_error
+        deliver_due()
+        deliver_due()
+        controls = [str(hl7.parse(m).segment("ORC")[1]) for m in double.received]
+    assert controls == ["NW", "CA"]
+    assert set(OrderMessage.objects.values_list("status", flat=True)) == {"accepted"}
+
+
+class _AnswersWithOrl(MllpServer):
+    """A lab whose engine answers orders with an ORL^O22 (an application response)."""
+
+    def __init__(self, control_id: str = "") -> None:
+        super().__init__(self._answer)
+        self.control_id = control_id
+
+    def _answer(self, message: str) -> str:
+        ack = build_ack(message, "AA", profile=None)
+        ack = ack.replace("|ACK^O21^ACK|", "|ORL^O22^ORL_O22|").replace(
+            "|ACK^O01^ACK|", "|ORL^O22^ORL_O22|"
+        )
+        if self.control_id:
+            msa = ack.split("\r")[1].split("|")
+            msa[2] = self.control_id
+            ack = ack.replace(ack.split("\r")[1], "|".join(msa))
+        return ack
+
+
+def test_an_order_response_counts_as_the_acknowledgement(
+    cast, actor_of, django_capture_on_commit_callbacks
+):
+    with _AnswersWithOrl() as server:
+        lab = make_lab(cast, host="127.0.0.1", port=server.port, message_type="OML^O21")
+        requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    om = OrderMessage.objects.get(requisition=requisition)
+    assert om.status == OrderMessage.Status.ACCEPTED, om.last_error
+    assert "ORL^O22" in om.ack_raw
+
+
+def test_an_acknowledgement_of_another_message_is_not_taken(
+    cast, actor_of, django_capture_on_commit_callbacks
+):
+    with _AnswersWithOrl(control_id="SOMETHING-ELSE") as server:
+        lab = make_lab(cast, host="127.0.0.1", port=server.port)
+        requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    om = OrderMessage.objects.get(requisition=requisition)
+    assert om.status == OrderMessage.Status.QUEUED
+    assert "acknowledged SOMETHING-ELSE" in om.last_error
+
+
+def test_a_disabled_lab_keeps_the_message_waiting(
+    cast, actor_of, lab_double, django_capture_on_commit_callbacks
+):
+    lab = make_lab(cast, double=lab_double)
+    requisition = place(cast, actor_of, [make_catalog(lab)["cbc"]])  # queued, not yet run
+    PerformingLab.objects.filter(pk=lab.pk).update(enabled=False)
+    deliver_due()
+    om = OrderMessage.objects.get(requisition=requisition)
+    assert om.status == "queued" and "turned off" in om.last_error
+    assert lab_double.received == []
