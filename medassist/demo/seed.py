@@ -5,7 +5,8 @@ Demo data is written directly, not through the services: it describes years of a
 in one go, with no actor to check or audit, and at a speed the services are not built for.
 The vital signs are the exception (vitals.py): recorded through the vitals service, so that
 their interpretations and alerts are the app's own; and so are the vaccines (immunizations.py):
-stock, standing orders and past doses through the immunization services."""
+stock, standing orders and past doses through the immunization services; and today's lab
+orders, collections and results (lab_day.py), through the labs services."""
 
 import datetime as dt
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from medassist.core.testing import DEMO_PASSWORD, STAFF, make_cast
 from medassist.demo.flow import write_flow
 from medassist.demo.generator import PATIENTS_PER_CLINIC, SEED, PatientSpec, generate
 from medassist.demo.immunizations import seat_four_month_old, write_immunizations
+from medassist.demo.lab_day import write_labs
 from medassist.demo.schedule import write_schedule
 from medassist.demo.vitals import write_vitals
 from medassist.encounters.models import Encounter
@@ -103,6 +105,7 @@ def load_demo(
         write_vitals(today=today, tz=tz, clinics=clinics, users=users, progress=say)
         say("vaccine stock, standing orders and past doses (through the immunization services)")
         write_immunizations(today=today, clinics=clinics, users=users, progress=say)
+        write_labs(today=today, clinics=clinics, users=users, progress=say)
         last = base + len(specs) - 1
         Network.objects.filter(pk=cast.network.pk).update(next_mrn=last + 1)
     return Loaded(
