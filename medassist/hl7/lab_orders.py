@@ -58,7 +58,10 @@ MESSAGE_TYPES: Final = {
 ORDER_CONTROL: Final = {"NW": "New order", "CA": "Cancel order request"}
 #: HL70485 extended priority codes (TQ1-9; OBR-27.6 / TQ-6 in ORM): the three a clinic uses.
 PRIORITY: Final = {"S": "Stat", "A": "ASAP", "R": "Routine"}
-#: HL70488 specimen collection method (SPM-7): the codes of labs.models.Specimen.Method.
+#: Specimen collection method (SPM-7): the words for each labs.models.Specimen.Method. Only
+#: VENIP, CAP and SWA are HL7 table 0488 codes; clean-catch, random urine and stool collection
+#: are not in the table, so they go as text alone (CWE-2) rather than under a made-up code.
+TABLE_0488: Final = frozenset({"VENIP", "CAP", "SWA"})
 COLLECTION_METHOD: Final = {
     "VENIP": "Venipuncture",
     "CAP": "Capillary specimen",
@@ -309,8 +312,10 @@ def _spm(message: Any, order: LabOrderMessage, test: OrderedTest) -> None:
         spm.put(2, specimen.accession, comp=1, sub=1)
         spm.put(2, order.sender.facility, comp=1, sub=2)
         spm.coded(4, specimen.specimen_type, specimen.specimen_type_text, "HL70487")
-        if specimen.method:
+        if specimen.method in TABLE_0488:
             spm.coded(7, specimen.method, COLLECTION_METHOD[specimen.method], "HL70488")
+        elif specimen.method:
+            spm.put(7, COLLECTION_METHOD[specimen.method], comp=2)
         if specimen.collected_at is not None:
             # SPM-17 DR-1 range start (a TS in subcomponents).
             spm.put(17, format_timestamp(specimen.collected_at), comp=1, sub=1)

@@ -212,7 +212,10 @@ class Specimen(PublicModel):
         REJECTED = "rejected", "Rejected by the lab"
         NOT_COLLECTED = "not_collected", "Not collected"
 
-    class Method(models.TextChoices):  # FHIR Specimen.collection.method (v2 table 0488 codes)
+    class Method(models.TextChoices):
+        # FHIR Specimen.collection.method. VENIP, CAP and SWA are HL7 v2 table 0488 codes; the
+        # table has no code for clean-catch, random urine or stool, so those are local and
+        # travel as text only (hl7/lab_orders.py, fhir/mappers/lab.py).
         VENIPUNCTURE = "VENIP", "Venipuncture"
         CAPILLARY = "CAP", "Capillary (finger or heel stick)"
         CLEAN_CATCH = "CLEAN", "Clean-catch midstream urine"

@@ -5,6 +5,7 @@ The helpers at the top (a lab, its catalog, an order placed by bob) serve the ot
 test_lab_* files too."""
 
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
@@ -350,6 +351,27 @@ def test_oml_uses_tq1_for_priority_and_spm_for_the_specimen() -> None:
     assert field(text, "SPM", 17, 1) == "20261120095000-0600"
     assert field(text, "SPM", 2, 2) == ""  # not yet collected: the type expected
     assert field(text, "SPM", 4, 2) == "SER^Serum^HL70487"
+
+
+@pytest.mark.parametrize(
+    ("method", "spm7"),
+    [
+        ("VENIP", "VENIP^Venipuncture^HL70488"),
+        ("CAP", "CAP^Capillary specimen^HL70488"),
+        ("SWA", "SWA^Swab^HL70488"),
+        # Not in HL7 table 0488: the words alone, never a code the table does not define.
+        ("CLEAN", "^Clean catch"),
+        ("RANDU", "^Random urine"),
+        ("STOOL", "^Stool"),
+    ],
+)
+def test_spm7_codes_the_collection_method_only_where_table_0488_has_it(method, spm7) -> None:  # type: ignore[no-untyped-def]
+    first = plain().tests[0]
+    specimen = dataclasses.replace(first.specimens[0], method=method)
+    message = plain(
+        message_type="OML^O21", tests=(dataclasses.replace(first, specimens=(specimen,)),)
+    )
+    assert field(build_lab_order(message), "SPM", 7, 1) == spm7
 
 
 def test_a_cancel_names_the_order_and_the_lab_number() -> None:
