@@ -226,9 +226,7 @@ def _range_text(low: str | None, high: str | None) -> str:
     return f"<{high}" if high else f">{low}"
 
 
-def _incoming(
-    sequence: int, component: tuple, value: str, at: dt.datetime
-) -> IncomingResult:
+def _incoming(sequence: int, component: tuple, value: str, at: dt.datetime) -> IncomingResult:
     loinc, name, unit, low, high = component
     number = Decimal(value)
     return IncomingResult(
@@ -262,12 +260,13 @@ def _history(
             at = dt.datetime.combine(day, dt.time(8, 15), tzinfo=tz)
             a1c = max(5.2, min(10.5, a1c + drift + rng.gauss(0, 0.15)))
             serial += 1
-            _past_report(
-                clinic, patient, provider, lab, tests["A1C"], at, serial,
-                [(_A1C, Decimal(f"{a1c:.1f}"))],
+            words = (
                 "Your A1c is in the range we are working toward; keep taking your medicine."
-                if a1c < 7 else "Your A1c is above our goal of 7; let's talk about it at your visit.",
-            )  # fmt: skip
+                if a1c < 7
+                else "Your A1c is above our goal of 7; let's talk about it at your visit."
+            )
+            value = [(_A1C, Decimal(f"{a1c:.1f}"))]
+            _past_report(clinic, patient, provider, lab, tests["A1C"], at, serial, value, words)
             if months_ago % 12 == 0:
                 serial += 1
                 values = [(c, Decimal(_typical(c[0], rng))) for c in _LIPIDS]

@@ -56,36 +56,90 @@ CONTAINERS: dict[str, ContainerInfo] = {
     c.code: c
     for c in (
         ContainerInfo(
-            "blood_culture", Container.BLOOD_CULTURE.label, "culture bottles", "#6b4f2a",
-            "broth", 1, 1, 0, True,
+            "blood_culture",
+            Container.BLOOD_CULTURE.label,
+            "culture bottles",
+            "#6b4f2a",
+            "broth",
+            1,
+            1,
+            0,
+            True,
         ),
-        ContainerInfo("yellow_sps", Container.YELLOW_SPS.label, "yellow", "#f2d600", "SPS", 1, 1, 8, True),
         ContainerInfo(
-            "light_blue", Container.LIGHT_BLUE.label, "light blue", "#7fc4ee",
-            "sodium citrate 3.2%", 2, 3, 4, True,
+            "yellow_sps", Container.YELLOW_SPS.label, "yellow", "#f2d600", "SPS", 1, 1, 8, True
         ),
-        ContainerInfo("red", Container.RED.label, "red", "#c8102e", "clot activator", 3, 5, 5, True),
         ContainerInfo(
-            "gold_sst", Container.GOLD_SST.label, "gold", "#d4a017",
-            "clot activator and gel", 3, 5, 5, True,
+            "light_blue",
+            Container.LIGHT_BLUE.label,
+            "light blue",
+            "#7fc4ee",
+            "sodium citrate 3.2%",
+            2,
+            3,
+            4,
+            True,
         ),
-        ContainerInfo("green", Container.GREEN.label, "green", "#1f8a3b", "lithium heparin", 4, 3, 8, True),
         ContainerInfo(
-            "light_green", Container.LIGHT_GREEN.label, "light green", "#8fd18f",
-            "lithium heparin and gel", 4, 3, 8, True,
+            "red", Container.RED.label, "red", "#c8102e", "clot activator", 3, 5, 5, True
         ),
-        ContainerInfo("lavender", Container.LAVENDER.label, "lavender", "#a780c9", "K2EDTA", 5, 2, 8, True),
+        ContainerInfo(
+            "gold_sst",
+            Container.GOLD_SST.label,
+            "gold",
+            "#d4a017",
+            "clot activator and gel",
+            3,
+            5,
+            5,
+            True,
+        ),
+        ContainerInfo(
+            "green", Container.GREEN.label, "green", "#1f8a3b", "lithium heparin", 4, 3, 8, True
+        ),
+        ContainerInfo(
+            "light_green",
+            Container.LIGHT_GREEN.label,
+            "light green",
+            "#8fd18f",
+            "lithium heparin and gel",
+            4,
+            3,
+            8,
+            True,
+        ),
+        ContainerInfo(
+            "lavender", Container.LAVENDER.label, "lavender", "#a780c9", "K2EDTA", 5, 2, 8, True
+        ),
         ContainerInfo("pink", Container.PINK.label, "pink", "#f4a6c1", "K2EDTA", 5, 2, 8, True),
         ContainerInfo(
-            "gray", Container.GRAY.label, "gray", "#8a8d8f",
-            "sodium fluoride / potassium oxalate", 6, 4, 8, True,
+            "gray",
+            Container.GRAY.label,
+            "gray",
+            "#8a8d8f",
+            "sodium fluoride / potassium oxalate",
+            6,
+            4,
+            8,
+            True,
         ),
-        ContainerInfo("urine_cup", Container.URINE_CUP.label, "urine cup", "#f5e27a", "none", 10, 10, 0, False),
         ContainerInfo(
-            "urine_transport", Container.URINE_TRANSPORT.label, "urine tube", "#e8d44d",
-            "boric acid", 11, 11, 8, False,
+            "urine_cup", Container.URINE_CUP.label, "urine cup", "#f5e27a", "none", 10, 10, 0, False
         ),
-        ContainerInfo("swab", Container.SWAB.label, "swab", "#ffffff", "transport medium", 12, 12, 0, False),
+        ContainerInfo(
+            "urine_transport",
+            Container.URINE_TRANSPORT.label,
+            "urine tube",
+            "#e8d44d",
+            "boric acid",
+            11,
+            11,
+            8,
+            False,
+        ),
+        ContainerInfo(
+            "swab", Container.SWAB.label, "swab", "#ffffff", "transport medium", 12, 12, 0, False
+        ),
         ContainerInfo("stool", Container.STOOL.label, "stool", "#8b5a2b", "none", 13, 13, 0, False),
     )
 }

@@ -73,10 +73,12 @@ class PerformingLab(PublicModel):
     timeout_seconds = models.PositiveSmallIntegerField(default=30)
     enabled = models.BooleanField(default=True)
     pickup_hours = models.PositiveSmallIntegerField(
-        default=4, help_text="a specimen not handed to the courier this long after collection is overdue"
+        default=4,
+        help_text="a specimen not handed to the courier this long after collection is overdue",
     )
     transit_hours = models.PositiveSmallIntegerField(
-        default=24, help_text="a specimen the lab has not received this long after hand-off is overdue"
+        default=24,
+        help_text="a specimen the lab has not received this long after hand-off is overdue",
     )
 
     class Meta:
@@ -114,7 +116,9 @@ class LabTest(PublicModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "lab", "lab_code"], name="labs_test_code_unique")
+            models.UniqueConstraint(
+                fields=["clinic", "lab", "lab_code"], name="labs_test_code_unique"
+            )
         ]
         ordering = ["sort_order", "name"]
 
@@ -141,11 +145,15 @@ class LabRequisition(PublicModel):
     )
     lab = models.ForeignKey(PerformingLab, on_delete=models.PROTECT, related_name="+")
     number = models.CharField(max_length=30, unique=True, help_text="ServiceRequest.requisition")
-    ordered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    ordered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     ordered_at = models.DateTimeField(default=clock.now)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.ROUTINE)
     diagnoses = models.JSONField(
-        default=list, blank=True, help_text="[{'code': ICD-10-CM, 'display': ...}] (DG1 / reasonCode)"
+        default=list,
+        blank=True,
+        help_text="[{'code': ICD-10-CM, 'display': ...}] (DG1 / reasonCode)",
     )
     note = models.CharField(max_length=300, blank=True, help_text="to the lab and the collector")
 
@@ -241,7 +249,8 @@ class Specimen(PublicModel):
     body_site = models.CharField(max_length=60, blank=True, help_text="e.g. left antecubital vein")
     attempts = models.PositiveSmallIntegerField(default=1)
     identifiers_confirmed = models.JSONField(
-        default=list, help_text="the two identifiers the patient stated, e.g. ['name', 'birth_date']"
+        default=list,
+        help_text="the two identifiers the patient stated, e.g. ['name', 'birth_date']",
     )
     fasting_hours_reported = models.PositiveSmallIntegerField(null=True, blank=True)
     problems = models.JSONField(default=list, blank=True, help_text="Problem codes")
@@ -252,7 +261,10 @@ class Specimen(PublicModel):
     labels_printed = models.PositiveSmallIntegerField(default=0)
 
     class Problem(models.TextChoices):
-        HEMOLYSIS_RISK = "hemolysis_risk", "Hemolysis risk (difficult draw, small needle, slow fill)"
+        HEMOLYSIS_RISK = (
+            "hemolysis_risk",
+            "Hemolysis risk (difficult draw, small needle, slow fill)",
+        )
         SHORT_DRAW = "short_draw", "Short draw (under the tube's fill line)"
         FAINTED = "fainted", "Patient fainted or nearly fainted"
         HEMATOMA = "hematoma", "Hematoma at the site"
@@ -295,6 +307,9 @@ class CustodyEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.step} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class Manifest(PublicModel):

@@ -70,9 +70,9 @@ def test_this_mornings_results_wait_in_the_providers_inbox_with_one_critical_ale
     bob = _user("bob")
     with mock.patch.object(clock, "now", lambda: NOW):
         box = result_selectors.inbox(Actor.for_user(bob))
-    unreviewed = [r for r in LabReport.objects.filter(ordering_provider=bob, reviewed_at=None)]
-    assert len(unreviewed) == 2
-    assert sum(r.critical for r in unreviewed) == 1
+    # Critical first: the potassium, then the high LDL.
+    assert (box.critical, box.abnormal, box.other) == (1, 1, 0)
+    assert [r.loinc for r in box.to_review] == ["51990-0", "24331-1"]
     alert = ResultAlert.objects.get(owner=bob, status=ResultAlert.Status.REQUESTED)
     assert "2823-3" in alert.reason or "otassium" in alert.reason
     assert box is not None
