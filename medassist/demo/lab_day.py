@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from medassist.access.actor import Actor
 from medassist.clinics.models import Clinic
+from medassist.core import clock
 from medassist.demo import labs as demo_labs
 from medassist.demo.poct import seed_poct
 from medassist.encounters.models import Encounter
@@ -139,8 +140,10 @@ def _results_this_morning(
         (patients[0], "BMP", "N18.3 Chronic kidney disease, stage 3", {"2823-3": "6.4"}),
         (patients[1], "LIPID", "E78.5 Hyperlipidemia, unspecified", {"13457-7": "168"}),
     )
-    start, _ = _local_day(today)
-    drawn = start + dt.timedelta(hours=7, minutes=40)
+    # Resulted 20 minutes before the demo was loaded, drawn three hours before that: never in
+    # the future of whoever opens the demo.
+    issued = clock.now() - dt.timedelta(minutes=20)
+    drawn = issued - dt.timedelta(hours=3)
     for patient, code, reason, overrides in plans:
         (requisition,) = order_services.place_order(
             actor=doctor,
@@ -148,6 +151,8 @@ def _results_this_morning(
             tests=[tests[code]],
             diagnoses=order_services.parse_diagnoses(reason),
         )
+        requisition.ordered_at = drawn - dt.timedelta(minutes=10)
+        LabRequisition.objects.filter(pk=requisition.pk).update(ordered_at=requisition.ordered_at)
         order_services.collect_specimens(
             actor=assistant,
             requisition=requisition,
@@ -158,6 +163,7 @@ def _results_this_morning(
                 urine_method="CLEAN",
                 body_site="Right antecubital (median cubital vein)",
                 fasting_hours_reported=12,
+                collected_at=drawn,
             ),
         )
         order = requisition.orders.get()
@@ -180,7 +186,7 @@ def _results_this_morning(
                         status=LabReport.Status.FINAL,
                         collected_at=drawn,
                         received_at=drawn + dt.timedelta(hours=1),
-                        issued_at=drawn + dt.timedelta(hours=3),
+                        issued_at=issued,
                         results=tuple(
                             _incoming(i, comp, values[comp[0]], drawn)
                             for i, comp in enumerate(components, start=1)
