@@ -9,7 +9,8 @@ seed_poct(clinic, manager=..., staff=[...]) writes, as the clinic's people:
   hold MANAGE_POCT at the clinic, as South has no manager in the demo cast): rapid strep
   (QuickVue), influenza A/B (QuickVue), COVID-19 antigen (BinaxNOW), blood glucose (Assure
   Prism multi), urine hCG (QuickVue+), urinalysis dipstick (Multistix 10 SG) and HbA1c
-  (Afinion 2), each with the catalog's LOINC codes and device's reportable range. QC policy:
+  (Afinion 2), each with the catalog's LOINC codes, the device's reportable range and the
+  catalog's default reference interval and critical limits (glucose, HbA1c). QC policy:
   controls on each new lot and shipment for all; rapid strep also daily by clinic policy,
   glucose daily, HbA1c every 30 days (catalog defaults);
 - one kit lot in use per test (services.receive_kit_lot, as the first staff member), received
@@ -163,6 +164,10 @@ def _configure(actor: Actor, clinic: Clinic, kind: str) -> PocTest:
         specimen_type=info.specimen_type,
         reportable_low=config.reportable_low,
         reportable_high=config.reportable_high,
+        reference_low=config.reference_low,
+        reference_high=config.reference_high,
+        critical_low=config.critical_low,
+        critical_high=config.critical_high,
         control_levels=list(config.control_levels or ()),
         qc_on_new_lot=True,
         qc_on_new_shipment=True,

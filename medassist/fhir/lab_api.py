@@ -115,8 +115,15 @@ def visible_lab_reports(actor: Actor) -> QuerySet[LabReport]:
         return LabReport.objects.none()
     return (
         LabReport.objects.filter(report_visibility(actor))
-        .select_related("patient", "encounter", "order")
-        .prefetch_related("results", "order__specimens")
+        .select_related(
+            "patient",
+            "encounter",
+            "order",
+            # a point-of-care report's run: who ran it (the mapper's performer)
+            "poct_run",
+            "poct_run__operator",
+        )
+        .prefetch_related("results", "order__specimens", _active_memberships("poct_run__operator"))
     )
 
 
@@ -140,9 +147,20 @@ def visible_lab_results(actor: Actor) -> QuerySet[LabResult]:
             ),
         )
         .select_related(
-            "patient", "report", "report__patient", "report__encounter", "report__order"
+            "patient",
+            "report",
+            "report__patient",
+            "report__encounter",
+            "report__order",
+            # a point-of-care result's run: its operator (performer), test and kit lot (device)
+            "report__poct_run",
+            "report__poct_run__operator",
+            "report__poct_run__test",
+            "report__poct_run__kit_lot",
         )
-        .prefetch_related("report__order__specimens")
+        .prefetch_related(
+            "report__order__specimens", _active_memberships("report__poct_run__operator")
+        )
     )
 
 

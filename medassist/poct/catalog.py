@@ -47,7 +47,14 @@ class Analyte:
     decimals: int = 0
     normal: tuple[str, ...] = ()  # readings that are not flagged (the reference answers)
     reference_text: str = ""  # OBX-7 as sent to the provider's inbox
+    # Quantitative analytes: the reference interval (inclusive: a reading inside it is not
+    # flagged) and the critical limits (a reading below critical_low or above critical_high
+    # is critical and alerts the provider). The catalog's are defaults; each clinic sets its
+    # own on the test's page (PocTest fields, services.configure_test).
+    reference_low: Decimal | None = None
     reference_high: Decimal | None = None
+    critical_low: Decimal | None = None
+    critical_high: Decimal | None = None
     out_of_range: str = ""  # what the manufacturer says to do with a reading off the range
     device_word: str = "meter"  # "the meter's reportable range", "the analyzer's"
 
@@ -57,6 +64,31 @@ class Analyte:
 
     def with_range(self, low: Decimal | None, high: Decimal | None) -> Analyte:
         return replace(self, low=low, high=high)
+
+    def with_limits(
+        self,
+        reference_low: Decimal | None,
+        reference_high: Decimal | None,
+        critical_low: Decimal | None,
+        critical_high: Decimal | None,
+    ) -> Analyte:
+        """The clinic's reference interval and critical limits; the reference text sent with
+        the result is the interval as HL7 v2 OBX-7 writes a numeric range ("70-140")."""
+        text = ""
+        if reference_low is not None and reference_high is not None:
+            text = f"{reference_low:.{self.decimals}f}-{reference_high:.{self.decimals}f}"
+        elif reference_high is not None:
+            text = f"<={reference_high:.{self.decimals}f}"
+        elif reference_low is not None:
+            text = f">={reference_low:.{self.decimals}f}"
+        return replace(
+            self,
+            reference_low=reference_low,
+            reference_high=reference_high,
+            critical_low=critical_low,
+            critical_high=critical_high,
+            reference_text=text,
+        )
 
 
 @dataclass(frozen=True)
@@ -271,6 +303,27 @@ KINDS: tuple[Kind, ...] = (
                 # measuring range 20-600 mg/dL; set per meter from its insert.
                 low=Decimal("20"),
                 high=Decimal("600"),
+                # Defaults for a random (non-fasting) capillary glucose; the clinic sets its
+                # own (its critical-value policy) on the test's page.
+                # Reference 70-140 mg/dL (inclusive): below 70 is hypoglycaemia (level 1, ADA
+                # Standards of Care in Diabetes 2025, section 6, classification of
+                # hypoglycaemia); 140 mg/dL is ADA's 2-hour glucose threshold (section 2: 140-199
+                # is prediabetes) and the random-glucose upper limit many labs print. A clinic
+                # testing fasting patients would set 70-99 (ADA: a fasting glucose < 100 is
+                # normal).
+                reference_text="70-140",
+                reference_low=Decimal("70"),
+                reference_high=Decimal("140"),
+                # Critical below 54 mg/dL: level 2 (clinically significant) hypoglycaemia, ADA
+                # Standards of Care 2025, section 6. Critical above 400 mg/dL: within
+                # the 400-500 mg/dL band labs commonly use as the critical high (e.g. UC Irvine
+                # Pathology's critical values for point-of-care meters, 2020: < 55 or > 399
+                # mg/dL from 1 year of age, https://pathology.uci.edu/services/
+                # test-announcements/update-to-glucose-critical-value-2020-07-22.html). The
+                # critical limits lie within the meter's range (configure_test), so its LO and
+                # HI are beyond them: critical too (rules.flag_of).
+                critical_low=Decimal("54"),
+                critical_high=Decimal("400"),
                 out_of_range="send a venous glucose to the lab",
             ),
         ),
@@ -344,8 +397,12 @@ KINDS: tuple[Kind, ...] = (
                 low=Decimal("4.0"),
                 high=Decimal("15.0"),
                 decimals=1,
-                # ADA Standards of Care (2025), 2.5: below 5.7 % is normal.
-                reference_text="<5.7 %",
+                # ADA Standards of Care in Diabetes 2025, section 2: below 5.7 %
+                # is normal (5.7-6.4 % prediabetes), so 4.0-5.6 %; the low end is the one
+                # labs commonly print (and the analyzer's range). No critical limit: an HbA1c
+                # is not a value to act on within the hour.
+                reference_text="4.0-5.6",
+                reference_low=Decimal("4.0"),
                 reference_high=Decimal("5.6"),
                 out_of_range="send a venous HbA1c to the lab",
                 device_word="analyzer",

@@ -18,6 +18,7 @@ from medassist.poct.services import ControlEntry, TestConfig
 
 DATE_FORMATS = ["%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y"]
 YES_NO = [("yes", "Yes"), ("no", "No")]
+LIMITS = ("reference_low", "reference_high", "critical_low", "critical_high")
 
 
 def _date(label: str, required: bool = True, **kw: Any) -> forms.DateField:
@@ -91,6 +92,31 @@ class EditTestForm(_Clean):
     reportable_high = forms.DecimalField(
         label="Reportable range: high", required=False, max_digits=8, decimal_places=2
     )
+    reference_low = forms.DecimalField(
+        label="Reference interval: low",
+        required=False,
+        max_digits=8,
+        decimal_places=2,
+        help_text="the clinic's normal range; a result inside it (ends included) is not flagged",
+    )
+    reference_high = forms.DecimalField(
+        label="Reference interval: high", required=False, max_digits=8, decimal_places=2
+    )
+    critical_low = forms.DecimalField(
+        label="Critical below",
+        required=False,
+        max_digits=8,
+        decimal_places=2,
+        help_text="the clinic's critical-value policy: a lower result (or LO) alerts the provider "
+        "at once; empty: none",
+    )
+    critical_high = forms.DecimalField(
+        label="Critical above",
+        required=False,
+        max_digits=8,
+        decimal_places=2,
+        help_text="a higher result (or HI) alerts the provider at once; empty: none",
+    )
     control_levels = forms.MultipleChoiceField(
         label="External control levels", widget=forms.CheckboxSelectMultiple
     )
@@ -119,11 +145,12 @@ class EditTestForm(_Clean):
         assert isinstance(levels, forms.MultipleChoiceField)  # noqa: S101
         levels.choices = [(lv.code, lv.label) for lv in info.levels]
         if info.result_type != catalog.QUANTITATIVE:
-            del self.fields["reportable_low"], self.fields["reportable_high"]
+            for name in ("reportable_low", "reportable_high", *LIMITS):
+                del self.fields[name]
         else:
             unit = info.analytes[0].unit
-            self.fields["reportable_low"].label = f"Reportable range: low ({unit})"
-            self.fields["reportable_high"].label = f"Reportable range: high ({unit})"
+            for name in ("reportable_low", "reportable_high", *LIMITS):
+                self.fields[name].label = f"{self.fields[name].label} ({unit})"
         if not self.is_bound:
             self.initial = {
                 "name": test.name,
@@ -132,6 +159,7 @@ class EditTestForm(_Clean):
                 "loinc": test.loinc,
                 "reportable_low": test.reportable_low,
                 "reportable_high": test.reportable_high,
+                **{name: getattr(test, name) for name in LIMITS},
                 "control_levels": list(test.control_levels),
                 "qc_on_new_lot": test.qc_on_new_lot,
                 "qc_on_new_shipment": test.qc_on_new_shipment,
@@ -150,6 +178,10 @@ class EditTestForm(_Clean):
             loinc=d["loinc"],
             reportable_low=d.get("reportable_low"),
             reportable_high=d.get("reportable_high"),
+            reference_low=d.get("reference_low"),
+            reference_high=d.get("reference_high"),
+            critical_low=d.get("critical_low"),
+            critical_high=d.get("critical_high"),
             control_levels=tuple(d["control_levels"]),
             qc_on_new_lot=d["qc_on_new_lot"],
             qc_on_new_shipment=d["qc_on_new_shipment"],

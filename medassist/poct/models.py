@@ -2,7 +2,8 @@
 
 - PocTest: one test on a clinic's menu (rapid strep, influenza A/B, COVID antigen, glucose,
   urine hCG, urinalysis dipstick, HbA1c), with its device, the results it reports (LOINC, from
-  catalog.py), the manufacturer's reportable range and the clinic's QC policy.
+  catalog.py), the manufacturer's reportable range, the clinic's reference interval and
+  critical limits (quantitative tests) and the clinic's QC policy.
 - KitLot: one shipment of one lot of test kits (or strips, cartridges), with its expiry. A second
   shipment of the same lot number is its own row: a new shipment needs its own controls when
   the policy says so.
@@ -13,7 +14,8 @@
 - Competency: a person's assessed competency for one test, valid until a date
   (rules.competency_valid_until).
 - PocTestRun: one patient test: the visit, the kit lot, the operator, the internal control, the
-  QC runs that covered it, what the device showed, and the lab report it produced.
+  QC runs that covered it, what the device showed, and the lab report it produced (one to
+  one: LabReport.poct_run leads from the report back to the run, its kit lot, operator and QC).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from medassist.core.models import PublicModel
 from medassist.labs.models import SpecimenType
 from medassist.poct import catalog, lockout
 from medassist.poct.catalog import Analyte
-from medassist.poct.rules import Expectation
+from medassist.poct.rules import Expectation, fmt
 
 
 class PocTest(PublicModel):
@@ -42,6 +44,17 @@ class PocTest(PublicModel):
     specimen_type = models.CharField(max_length=4, choices=SpecimenType.choices)
     reportable_low = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     reportable_high = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    # Quantitative tests: the clinic's reference interval (inclusive) and critical limits
+    # (a reading below critical_low or above critical_high alerts the provider), defaults in
+    # catalog.py with their sources; empty critical limit: no critical value on that side.
+    reference_low = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    reference_high = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    critical_low = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, help_text="critical below this"
+    )
+    critical_high = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, help_text="critical above this"
+    )
     control_levels = models.JSONField(
         default=list, help_text="the external control levels each QC event needs"
     )
@@ -74,7 +87,33 @@ class PocTest(PublicModel):
         info = self.kind_info
         if info.result_type != catalog.QUANTITATIVE:
             return info.analytes
-        return tuple(a.with_range(self.reportable_low, self.reportable_high) for a in info.analytes)
+        return tuple(
+            a.with_range(self.reportable_low, self.reportable_high).with_limits(
+                self.reference_low, self.reference_high, self.critical_low, self.critical_high
+            )
+            for a in info.analytes
+        )
+
+    @property
+    def limits_text(self) -> str:
+        """ "reference 70–140 mg/dL; critical below 54 or above 400" (empty: qualitative)."""
+        if self.result_type != catalog.QUANTITATIVE or not self.kind_info.analytes:
+            return ""
+        analyte = self.analytes[0]
+        parts = []
+        if self.reference_low is not None and self.reference_high is not None:
+            low, high = (
+                fmt(self.reference_low, analyte.decimals),
+                fmt(self.reference_high, analyte.decimals),
+            )
+            parts.append(f"reference {low}–{high} {analyte.unit}".strip())
+        critical = [
+            f"{side} {fmt(value, analyte.decimals)}"
+            for side, value in (("below", self.critical_low), ("above", self.critical_high))
+            if value is not None
+        ]
+        parts.append(f"critical {' or '.join(critical)}" if critical else "no critical limits")
+        return "; ".join(parts)
 
     @property
     def levels(self) -> list[tuple[str, str]]:

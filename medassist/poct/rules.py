@@ -62,14 +62,14 @@ def _number(raw: str) -> Decimal | None:
     return value
 
 
-def _fmt(value: Decimal | None, decimals: int) -> str:
+def fmt(value: Decimal | None, decimals: int) -> str:
     if value is None:
         return ""
     return f"{value:.{decimals}f}"
 
 
 def range_text(analyte: Analyte) -> str:
-    low, high = _fmt(analyte.low, analyte.decimals), _fmt(analyte.high, analyte.decimals)
+    low, high = fmt(analyte.low, analyte.decimals), fmt(analyte.high, analyte.decimals)
     return f"{low}–{high} {analyte.unit}".strip()
 
 
@@ -98,7 +98,7 @@ def read_value(analyte: Analyte, raw: str) -> Reading:
         )
     word = analyte.device_word
     limits = f"the {word}'s reportable range {range_text(analyte)}"
-    low, high = _fmt(analyte.low, analyte.decimals), _fmt(analyte.high, analyte.decimals)
+    low, high = fmt(analyte.low, analyte.decimals), fmt(analyte.high, analyte.decimals)
     lowered = text.lower()
     if lowered in _HI:
         return Reading(analyte, f">{high}", analyte.high, ">")
@@ -149,20 +149,41 @@ def read_value(analyte: Analyte, raw: str) -> Reading:
             f"{analyte.short} {shown} is below {limits}: report as LO per the manufacturer and "
             f"{analyte.out_of_range or 'confirm it in the lab'}. Record it as <{low}."
         )
-    return Reading(analyte, _fmt(number, analyte.decimals), number)
+    return Reading(analyte, fmt(number, analyte.decimals), number)
 
 
 def flag_of(reading: Reading) -> str:
-    """The result's flag in the provider's inbox (HL7 table 0078): off the reportable range
-    (< >), above the catalog's reference high (H), a qualitative reading other than the normal
-    ones (A). Shown to the provider only, never on the MA's page."""
+    """The result's flag in the provider's inbox (HL7 v2 table 0078), shown to the provider
+    (and raising their critical-result alert when critical), never as the MA's call.
+
+    Quantitative, against the test's reference interval (inclusive) and critical limits, as
+    the clinic set them (PocTest; defaults and their sources in catalog.py):
+    - below critical_low: LL; above critical_high: HH (critical: the provider is alerted);
+    - else below reference_low: L; above reference_high: H; else no flag.
+    - Off the reportable range (the device shows LO / HI, recorded "<20" / ">600"): the
+      reading is below (above) every limit the device can measure. Since the critical limits
+      lie within the reportable range (services.configure_test), LO is LL and HI is HH when
+      the test has that critical limit; without one, "<" / ">" (off scale, abnormal).
+    Qualitative: a reading other than the normal ones (a positive antigen or hCG, a dipstick
+    pad off its normal blocks) is A; the normal ones carry no flag."""
     analyte = reading.analyte
-    if reading.comparator:
-        return reading.comparator
+    if reading.comparator == "<":
+        return "LL" if analyte.critical_low is not None else "<"
+    if reading.comparator == ">":
+        return "HH" if analyte.critical_high is not None else ">"
     if analyte.quantitative:
-        high = analyte.reference_high
-        above = high is not None and reading.number is not None and reading.number > high
-        return "H" if above else ""
+        number = reading.number
+        if number is None:
+            return ""
+        if analyte.critical_low is not None and number < analyte.critical_low:
+            return "LL"
+        if analyte.critical_high is not None and number > analyte.critical_high:
+            return "HH"
+        if analyte.reference_low is not None and number < analyte.reference_low:
+            return "L"
+        if analyte.reference_high is not None and number > analyte.reference_high:
+            return "H"
+        return ""
     if analyte.normal and reading.text not in analyte.normal:
         return "A"
     return ""

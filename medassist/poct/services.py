@@ -111,6 +111,10 @@ class TestConfig:
     loinc: str = ""
     reportable_low: Decimal | None = None
     reportable_high: Decimal | None = None
+    reference_low: Decimal | None = None
+    reference_high: Decimal | None = None
+    critical_low: Decimal | None = None
+    critical_high: Decimal | None = None
     control_levels: tuple[str, ...] | None = None
     qc_on_new_lot: bool = True
     qc_on_new_shipment: bool = True
@@ -120,17 +124,22 @@ class TestConfig:
 
 
 def default_config(kind_code: str, **changes: object) -> TestConfig:
-    """The catalog's starting point for a kind (device, range, levels, frequency)."""
+    """The catalog's starting point for a kind (device, ranges and limits, levels, frequency)."""
     info = catalog.kind(kind_code)
     analyte = info.analytes[0]
+    quantitative = info.result_type == catalog.QUANTITATIVE
     fields: dict[str, object] = {
         "kind": info.code,
         "device": info.device,
         "manufacturer": info.manufacturer,
         "name": info.name,
         "loinc": info.loinc,
-        "reportable_low": analyte.low if info.result_type == catalog.QUANTITATIVE else None,
-        "reportable_high": analyte.high if info.result_type == catalog.QUANTITATIVE else None,
+        "reportable_low": analyte.low if quantitative else None,
+        "reportable_high": analyte.high if quantitative else None,
+        "reference_low": analyte.reference_low if quantitative else None,
+        "reference_high": analyte.reference_high if quantitative else None,
+        "critical_low": analyte.critical_low if quantitative else None,
+        "critical_high": analyte.critical_high if quantitative else None,
         "control_levels": tuple(lv.code for lv in info.levels),
         "qc_every_days": info.qc_every_days,
         "internal_control": info.internal_control,
@@ -179,8 +188,10 @@ def configure_test(
             )
         if not Decimal("0") <= low < high <= Decimal("100000"):
             raise _refuse("reportable_high", "The range's low end must be below its high end.")
+        limits = _limits(info.analytes[0].with_range(low, high), config)
     else:
         low = high = None
+        limits = dict.fromkeys(LIMIT_FIELDS)
     known = [lv.code for lv in info.levels]
     levels = list(config.control_levels) if config.control_levels is not None else known
     unknown = [lv for lv in levels if lv not in known]
@@ -205,6 +216,7 @@ def configure_test(
         "specimen_type": info.specimen_type,
         "reportable_low": low,
         "reportable_high": high,
+        **limits,
         "control_levels": [lv for lv in known if lv in levels],
         "qc_on_new_lot": config.qc_on_new_lot,
         "qc_on_new_shipment": config.qc_on_new_shipment,
@@ -236,11 +248,76 @@ def configure_test(
             clinic_id=clinic_id,
             entity_id=str(test.public_id),
             description=(
-                f"point-of-care test {test.name}: {test.device} ({test.manufacturer}); QC "
-                f"{test.qc_schedule}; {'on the menu' if test.active else 'off the menu'}"
+                f"point-of-care test {test.name}: {test.device} ({test.manufacturer}); "
+                + (f"{test.limits_text}; " if test.limits_text else "")
+                + f"QC {test.qc_schedule}; {'on the menu' if test.active else 'off the menu'}"
             ),
         )
     return test
+
+
+LIMIT_FIELDS = ("reference_low", "reference_high", "critical_low", "critical_high")
+
+
+def _limits(analyte: catalog.Analyte, config: TestConfig) -> dict[str, Decimal | None]:
+    """The reference interval and critical limits of a quantitative test, checked: a reference
+    interval is required (it is what the provider reads the result against); each critical
+    limit is optional (none: no critical value on that side), lies outside the reference
+    interval and within the device's reportable range (so that LO and HI are critical when the
+    limit is set: rules.flag_of), and every limit has no more decimals than the device shows."""
+    unit, word = analyte.unit, analyte.device_word
+    ref_low, ref_high = config.reference_low, config.reference_high
+    crit_low, crit_high = config.critical_low, config.critical_high
+    for name, value in zip(LIMIT_FIELDS, (ref_low, ref_high, crit_low, crit_high), strict=True):
+        if value is None:
+            continue
+        finite = value.is_finite() and Decimal("0") <= value <= Decimal("100000")
+        exponent = value.normalize().as_tuple().exponent if finite else 0
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        if not finite or places > analyte.decimals:
+            shown = (
+                "a whole number" if analyte.decimals == 0 else f"{analyte.decimals} decimal place"
+            )
+            raise _refuse(name, f"Type the limit in {unit} as the {word} shows it ({shown}).")
+    if ref_low is None or ref_high is None:
+        raise _refuse(
+            "reference_low" if ref_low is None else "reference_high",
+            f"Type the clinic's reference interval ({unit}), both ends: the provider reads the "
+            f"result against it.",
+            "required",
+        )
+    if ref_low > ref_high:
+        raise _refuse("reference_high", "The reference interval's low end is above its high end.")
+    reportable = rules.range_text(analyte)
+    if crit_low is not None:
+        if crit_low >= ref_low:
+            raise _refuse(
+                "critical_low",
+                f"The critical low limit must be below the reference interval's low end "
+                f"({ref_low} {unit}); leave it empty for no critical low value.",
+            )
+        if analyte.low is not None and crit_low < analyte.low:
+            raise _refuse(
+                "critical_low",
+                f"The critical low limit must be within the {word}'s reportable range "
+                f"{reportable}: the {word} shows LO below {analyte.low}, so a lower limit "
+                "could not be told.",
+            )
+    if crit_high is not None:
+        if crit_high <= ref_high:
+            raise _refuse(
+                "critical_high",
+                f"The critical high limit must be above the reference interval's high end "
+                f"({ref_high} {unit}); leave it empty for no critical high value.",
+            )
+        if analyte.high is not None and crit_high > analyte.high:
+            raise _refuse(
+                "critical_high",
+                f"The critical high limit must be within the {word}'s reportable range "
+                f"{reportable}: the {word} shows HI above {analyte.high}, so a higher limit "
+                "could not be told.",
+            )
+    return dict(zip(LIMIT_FIELDS, (ref_low, ref_high, crit_low, crit_high), strict=True))
 
 
 # -- Kits and controls -----------------------------------------------------------------------------

@@ -223,6 +223,14 @@ def _ran(request: HttpRequest, done: PocTestRun) -> HttpResponse:
             f"{done.test.name}: invalid, so nothing was reported. Repeat the test with a new "
             f"device (kit lot {done.kit_lot.lot_number}) and record the new result.",
         )
+    elif done.report is not None and done.report.critical:
+        # A critical value is told to the provider at once, not left in the inbox (the
+        # clinic's critical-value policy; The Joint Commission NPSG.02.03.01).
+        messages.warning(
+            request,
+            f"{done.test.name} recorded: a critical value. {provider} has a stat alert; tell "
+            "them now, in person or by phone, and stay with the patient.",
+        )
     else:
         messages.success(
             request,

@@ -19,12 +19,17 @@ prefetch_related, listed on each function), never the database.
   receivedTime (the lab's receipt), and the collection problems as notes.
 - LabReport -> DiagnosticReport (us-core-diagnosticreport-lab): category LAB (HL7 v2 table
   0074), code LOINC, effectiveDateTime (collected), issued, performer the lab (an Organization
-  named by display: no Organization resource is served), result, basedOn, specimen.
+  named by display: no Organization resource is served), result, basedOn, specimen. A
+  point-of-care report (source "poct") is performed by the clinic and, first, by the person
+  who ran the test (its PocTestRun's operator, a Practitioner reference). R4 DiagnosticReport
+  has no device element: the kit is named on the Observations.
 - LabResult -> Observation (us-core-observation-lab): category laboratory, code LOINC, the
   value as the lab sent it (valueQuantity in UCUM, with the comparator of a structured numeric
   such as <5; valueString; valueCodeableConcept in SNOMED CT), interpretation the lab's flag
   (v3-ObservationInterpretation: HL7 v2 table 0078 uses the same codes), referenceRange, the
-  lab as performer. Its id is "lab-" and the result's public id, so that it can never be
+  lab as performer (a point-of-care result: the operator, a Practitioner, and the clinic; and
+  device, the kit or meter with its lot, "Assure Prism multi, lot 24117", by display: no
+  Device resource is served). Its id is "lab-" and the result's public id, so that it can never be
   mistaken for a vital sign's (a bare UUID) or a screening's (a visit's UUID and an
   instrument): see lab_observation_id().
 
@@ -35,6 +40,8 @@ system where only the lab's own name is known (it goes in text).
 import uuid
 from decimal import Decimal
 from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
 
 from medassist.fhir.mappers.common import (
     ICD10CM,
@@ -150,6 +157,34 @@ def _encounter(encounter: Any) -> dict[str, str] | None:
 def _organization(name: str) -> list[dict[str, str]]:
     # No Organization resource is served: the lab is named (R4 Reference.display, with its type).
     return [{"type": "Organization", "display": name}] if name else []
+
+
+def point_of_care_run(report: LabReport) -> Any | None:
+    """The point-of-care test run that produced a report (poct.PocTestRun, reached through its
+    one-to-one report link), or None for a reference lab's. Reads report.poct_run, which the
+    caller loads with select_related (with its test, kit_lot and operator)."""
+    if report.source != LabReport.Source.POCT:
+        return None
+    try:
+        return report.poct_run  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        return None
+
+
+def _performers(report: LabReport) -> list[dict[str, str]]:
+    """The lab (or the clinic); for a point-of-care test, the person who ran it first."""
+    run = point_of_care_run(report)
+    operator = [practitioner_reference(run.operator, report.clinic_id)] if run else []
+    return operator + _organization(report.performer)
+
+
+def _device(report: LabReport) -> dict[str, str] | None:
+    """The kit, strip or meter and its lot a point-of-care result was read from, by display
+    (R4 Reference.display, with its type: no Device resource is served)."""
+    run = point_of_care_run(report)
+    if run is None:
+        return None
+    return {"type": "Device", "display": f"{run.test.device}, lot {run.kit_lot.lot_number}"}
 
 
 def _service_request(order: LabOrder | None) -> list[dict[str, str]]:
@@ -354,8 +389,9 @@ def specimen_to_fhir(specimen: SpecimenRecord) -> dict[str, Any]:
 
 
 def diagnostic_report_to_fhir(report: LabReport) -> dict[str, Any]:
-    """Reads report.patient, .encounter, .order (and its specimens.all()) and
-    report.results.all()."""
+    """Reads report.patient, .encounter, .order (and its specimens.all()),
+    report.results.all() and, for a point-of-care report, report.poct_run (its operator and
+    the operator's memberships)."""
     order = report.order
     specimens = list(order.specimens.all()) if order is not None else []
     resource: dict[str, Any] = {
@@ -379,7 +415,7 @@ def diagnostic_report_to_fhir(report: LabReport) -> dict[str, Any]:
             report.collected_at.isoformat() if report.collected_at is not None else None
         ),
         "issued": report.issued_at.isoformat(),
-        "performer": _organization(report.performer),
+        "performer": _performers(report),
         "specimen": _specimens(
             [s for s in specimens if s.status != SpecimenRecord.Status.NOT_COLLECTED]
         ),
@@ -434,7 +470,9 @@ def _reference_range(result: LabResult) -> list[dict[str, Any]]:
 
 
 def lab_observation_to_fhir(result: LabResult) -> dict[str, Any]:
-    """Reads result.report (its patient, encounter, order and the order's specimens.all())."""
+    """Reads result.report (its patient, encounter, order and the order's specimens.all(); for
+    a point-of-care result, its poct_run with the test, kit_lot, operator and the operator's
+    memberships)."""
     report = result.report
     effective = result.observed_at or report.collected_at
     specimen = tested_specimen(report.order)
@@ -453,10 +491,11 @@ def lab_observation_to_fhir(result: LabResult) -> dict[str, Any]:
         "encounter": _encounter(report.encounter),
         "effectiveDateTime": effective.isoformat() if effective is not None else None,
         "issued": report.issued_at.isoformat(),
-        "performer": _organization(report.performer),
+        "performer": _performers(report),
         **_value(result),
         "interpretation": _interpretation(result),
         "note": [{"text": result.note}] if result.note else [],
+        "device": _device(report),
         "specimen": (
             {"reference": f"Specimen/{specimen.public_id}", "display": specimen.accession}
             if specimen is not None

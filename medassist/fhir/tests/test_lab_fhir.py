@@ -951,3 +951,93 @@ def test_metadata_lists_the_lab_resources_with_their_profiles_and_parameters():
         lab_api.DIAGNOSTIC_REPORT.params
     )
     assert mapper.US_CORE_OBSERVATION_LAB in resources["Observation"]["supportedProfile"]
+
+
+# Point-of-care results: who ran the test and on which kit lot -------------------------------
+
+
+def _poct_glucose(cast: Any, actor_of: Any, readings: list[str]) -> list[LabReport]:
+    """Capillary glucoses run at one North visit (alternately by Alice and Bob), through the
+    point-of-care service, each filed as its own report."""
+    from medassist.poct import services as poct_services
+    from medassist.poct.tests import factories as poct
+    from medassist.rooming.tests.factories import roomed_visit
+
+    test, lot, _ = poct.ready_test(cast, "glucose")
+    visit = roomed_visit(cast, family="Haddad")
+    reports = []
+    for i, reading in enumerate(readings):
+        done = poct_services.run_test(
+            actor=actor_of(cast.alice if i % 2 == 0 else cast.bob),
+            encounter=visit,
+            test=test,
+            kit_lot=lot,
+            confirm_birth_date=visit.patient.birth_date,
+            values={"41653-7": reading},
+        )
+        assert done.report is not None
+        reports.append(done.report)
+    return reports
+
+
+def test_a_point_of_care_observation_names_its_operator_and_kit_lot(cast, actor_of, api_as):
+    (report,) = _poct_glucose(cast, actor_of, ["38"])
+    result = first_result(report)
+    bob = api_as("bob")
+
+    observation = bob.get(f"/fhir/R4/Observation/{mapper.lab_observation_id(result)}").json()
+    diagnostic = bob.get(f"/fhir/R4/DiagnosticReport/{report.public_id}").json()
+
+    parsed = Observation.model_validate(observation)
+    DiagnosticReport.model_validate(diagnostic)
+    assert parsed.device is not None
+    assert parsed.device.display == "Assure Prism multi, lot 4B21X"
+    assert observation["device"] == {"type": "Device", "display": "Assure Prism multi, lot 4B21X"}
+    operator = {
+        "reference": f"Practitioner/{practitioner_id(cast.alice.pk)}",
+        "display": "Alice Moreno, CCMA",
+    }
+    clinic = {"type": "Organization", "display": "North Family Medicine"}
+    assert observation["performer"] == [operator, clinic]
+    assert [p.reference for p in parsed.performer or []] == [operator["reference"], None]
+    assert diagnostic["performer"] == [operator, clinic]
+    assert "device" not in diagnostic  # R4 DiagnosticReport has no device element
+    # The clinic's critical limits flagged it, and the interpretation says so.
+    assert codings(observation["interpretation"][0]) == {V3_INTERPRETATION: "LL"}
+    assert observation["referenceRange"][0]["text"] == "70-140"
+    # The operator's Practitioner resolves for the reader.
+    assert bob.get(f"/fhir/R4/{operator['reference']}").status_code == 200
+
+
+def test_a_reference_labs_report_has_no_device_and_no_operator(cast, patient):
+    order = lab_order(patient, cast)
+    collected_specimen(order, cast)
+    report = lipid_report(order, cast)
+    observation = result_as_read(first_result(report), cast)
+    assert "device" not in observation
+    assert all(p.get("type") == "Organization" for p in observation["performer"])
+
+
+def test_point_of_care_searches_take_the_same_queries_for_two_as_for_ten(cast, actor_of, api_as):
+    _poct_glucose(cast, actor_of, ["104", "38", "250", "450", "HI", "LO", "70", "141", "53", "99"])
+    bob = api_as("bob")
+
+    def queries_for(resource_type: str, count: int, **params: str) -> tuple[int, list]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = bob.get(f"/fhir/R4/{resource_type}", {"_count": count, **params})
+            assert response.status_code == 200
+        entries = response.json()["entry"]
+        assert len(entries) == count
+        return len(ctx.captured_queries), [e["resource"] for e in entries]
+
+    two, _ = queries_for("DiagnosticReport", 2)
+    ten, reports = queries_for("DiagnosticReport", 10)
+    assert two == ten
+    assert {r["performer"][0]["display"] for r in reports} == {
+        "Alice Moreno, CCMA",
+        "Robert Okafor, MD",
+    }
+    two, _ = queries_for("Observation", 2, category="laboratory")
+    ten, observations = queries_for("Observation", 10, category="laboratory")
+    assert two == ten
+    assert {o["device"]["display"] for o in observations} == {"Assure Prism multi, lot 4B21X"}

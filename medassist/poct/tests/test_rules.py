@@ -21,6 +21,8 @@ GLUCOSE = catalog.kind("glucose").analytes[0]
 A1C = catalog.kind("hba1c").analytes[0]
 STREP = catalog.kind("rapid_strep").analytes[0]
 FLU_A, FLU_B = catalog.kind("influenza").analytes
+COVID = catalog.kind("covid_antigen").analytes[0]
+HCG = catalog.kind("urine_hcg").analytes[0]
 PH = next(a for a in catalog.URINE_PADS if a.code == "5803-2")
 PROTEIN = next(a for a in catalog.URINE_PADS if a.code == "20454-5")
 
@@ -109,23 +111,87 @@ def test_a_meter_with_another_range_uses_its_own():
     assert read_value(other, "LO").text == "<10"
 
 
+# The catalog's defaults (the clinic may set its own): glucose reference 70-140 mg/dL,
+# critical below 54 (ADA level 2 hypoglycaemia) or above 400; HbA1c reference 4.0-5.6 %, no
+# critical limits. Every boundary, row by row: the limits themselves are inside their band.
 @pytest.mark.parametrize(
     ("analyte", "typed", "flag"),
     [
-        (GLUCOSE, "104", ""),  # no reference range: the provider reads it
-        (GLUCOSE, "HI", ">"),
-        (GLUCOSE, "LO", "<"),
+        (GLUCOSE, "LO", "LL"),  # below the meter's 20: below the critical low by definition
+        (GLUCOSE, "<20", "LL"),
+        (GLUCOSE, "20", "LL"),
+        (GLUCOSE, "25", "LL"),
+        (GLUCOSE, "53", "LL"),
+        (GLUCOSE, "54", "L"),  # ADA level 2 is < 54: 54 itself is low, not critical
+        (GLUCOSE, "69", "L"),
+        (GLUCOSE, "70", ""),
+        (GLUCOSE, "104", ""),
+        (GLUCOSE, "140", ""),
+        (GLUCOSE, "141", "H"),
+        (GLUCOSE, "400", "H"),
+        (GLUCOSE, "401", "HH"),
+        (GLUCOSE, "550", "HH"),
+        (GLUCOSE, "600", "HH"),
+        (GLUCOSE, "HI", "HH"),  # above the meter's 600: above the critical high
+        (GLUCOSE, ">600", "HH"),
+        (A1C, "LO", "<"),  # no critical limit: off scale, abnormal, not critical
+        (A1C, "4.0", ""),
         (A1C, "5.6", ""),
         (A1C, "5.7", "H"),
+        (A1C, "14.9", "H"),
+        (A1C, "HI", ">"),
         (STREP, "negative", ""),
         (STREP, "positive", "A"),
+        (FLU_A, "positive", "A"),
+        (COVID, "positive", "A"),
+        (HCG, "positive", "A"),
+        (HCG, "negative", ""),
         (PROTEIN, "trace", "A"),
+        (PROTEIN, "negative", ""),
         (PH, "8.5", "A"),
         (PH, "6.0", ""),
     ],
 )
 def test_flags_for_the_providers_inbox(analyte, typed, flag):
     assert flag_of(read_value(analyte, typed)) == flag
+
+
+def test_the_catalog_defaults_are_those_the_flags_are_tested_against():
+    assert (GLUCOSE.reference_low, GLUCOSE.reference_high) == (Decimal("70"), Decimal("140"))
+    assert (GLUCOSE.critical_low, GLUCOSE.critical_high) == (Decimal("54"), Decimal("400"))
+    assert (A1C.reference_low, A1C.reference_high) == (Decimal("4.0"), Decimal("5.6"))
+    assert (A1C.critical_low, A1C.critical_high) == (None, None)
+    assert (GLUCOSE.reference_text, A1C.reference_text) == ("70-140", "4.0-5.6")
+
+
+# A clinic's own limits: fasting reference 70-99, critical below 50 only.
+FASTING = GLUCOSE.with_limits(Decimal("70"), Decimal("99"), Decimal("50"), None)
+
+
+@pytest.mark.parametrize(
+    ("typed", "flag"),
+    [
+        ("LO", "LL"),
+        ("49", "LL"),
+        ("50", "L"),
+        ("99", ""),
+        ("100", "H"),
+        ("599", "H"),  # no critical high: high, never critical
+        ("HI", ">"),
+    ],
+)
+def test_flags_follow_the_clinics_own_limits(typed, flag):
+    assert flag_of(read_value(FASTING, typed)) == flag
+
+
+def test_the_reference_text_is_the_clinics_interval_in_obx7_form():
+    assert FASTING.reference_text == "70-99"
+    assert A1C.with_limits(Decimal("4"), Decimal("5.6"), None, None).reference_text == "4.0-5.6"
+    assert GLUCOSE.with_limits(None, None, None, None).reference_text == ""
+    unlimited = GLUCOSE.with_limits(None, None, None, None)
+    assert (
+        flag_of(read_value(unlimited, "25")) == "" and flag_of(read_value(unlimited, "LO")) == "<"
+    )
 
 
 # -- Control runs ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from medassist.audit.models import Action, AuditEvent
 from medassist.core import clock
 from medassist.encounters.models import Encounter
-from medassist.labs.models import LabReport, LabResult
+from medassist.labs.models import LabReport, LabResult, ResultAlert
 from medassist.poct import services
 from medassist.poct.models import Competency, ControlLot, KitLot, PocTest, PocTestRun, QcRun
 from medassist.poct.rules import Expectation
@@ -64,6 +64,9 @@ def test_the_manager_puts_a_test_on_the_menu_from_the_catalog(cast, actor_of):
     )
     assert test.levels == [("low", "Level 1 (low)"), ("high", "Level 2 (high)")]
     assert test.qc_every_days == 1 and not test.internal_control
+    limits = (test.reference_low, test.reference_high, test.critical_low, test.critical_high)
+    assert limits == (Decimal("70"), Decimal("140"), Decimal("54"), Decimal("400"))
+    assert test.limits_text == "reference 70–140 mg/dL; critical below 54 or above 400"
     assert AuditEvent.objects.filter(
         entity_type="Basic", entity_id=str(test.public_id), action=Action.CREATE
     ).exists()
@@ -89,6 +92,16 @@ def test_only_the_manager_changes_the_menu(cast, actor_of):
         ({"control_levels": ()}, "control_levels", "Choose the external control levels"),
         ({"qc_every_days": 0}, "qc_every_days", "1 to 366"),
         ({"device": " "}, "device", "Name the kit"),
+        ({"reference_low": None}, "reference_low", "reference interval (mg/dL), both ends"),
+        ({"reference_high": None}, "reference_high", "reference interval (mg/dL), both ends"),
+        ({"reference_low": Decimal("150")}, "reference_high", "low end is above its high end"),
+        ({"reference_low": Decimal("70.5")}, "reference_low", "as the meter shows it (a whole number)"),  # noqa: E501
+        ({"critical_low": Decimal("-1")}, "critical_low", "as the meter shows it"),
+        ({"critical_high": Decimal("NaN")}, "critical_high", "as the meter shows it"),
+        ({"critical_low": Decimal("70")}, "critical_low", "below the reference interval's low end (70 mg/dL)"),  # noqa: E501
+        ({"critical_low": Decimal("10")}, "critical_low", "within the meter's reportable range 20–600 mg/dL"),  # noqa: E501
+        ({"critical_high": Decimal("140")}, "critical_high", "above the reference interval's high end (140 mg/dL)"),  # noqa: E501
+        ({"critical_high": Decimal("601")}, "critical_high", "the meter shows HI above 600"),
     ],
 )  # fmt: skip
 def test_a_test_configuration_is_refused_with_the_field_and_the_fix(
@@ -98,6 +111,65 @@ def test_a_test_configuration_is_refused_with_the_field_and_the_fix(
     with pytest.raises(ValidationError) as refused:
         services.configure_test(actor=actor_of(cast.dana), clinic_id=cast.north.pk, config=config)
     assert says in " ".join(refused.value.message_dict[field])
+
+
+def test_the_clinic_sets_its_own_limits_and_may_have_no_critical_limit(cast, actor_of):
+    dana = actor_of(cast.dana)
+    config = services.default_config(
+        "glucose",
+        reference_low=Decimal("70"),
+        reference_high=Decimal("99"),
+        critical_low=Decimal("20"),  # the meter's own low end is allowed
+        critical_high=None,
+    )
+    test = services.configure_test(actor=dana, clinic_id=cast.north.pk, config=config)
+    assert test.limits_text == "reference 70–99 mg/dL; critical below 20"
+    assert test.analytes[0].reference_text == "70-99" and test.analytes[0].critical_high is None
+    assert (
+        "reference 70–99 mg/dL; critical below 20"
+        in AuditEvent.objects.get(entity_id=str(test.public_id)).description
+    )
+    a1c = services.configure_test(
+        actor=dana, clinic_id=cast.north.pk, config=services.default_config("hba1c")
+    )
+    assert a1c.limits_text == "reference 4.0–5.6 %; no critical limits"
+    strep = services.configure_test(
+        actor=dana,
+        clinic_id=cast.north.pk,
+        config=services.default_config("rapid_strep", reference_low=Decimal("1")),
+    )
+    assert (strep.reference_low, strep.critical_low, strep.limits_text) == (None, None, "")
+
+
+def test_the_migration_gives_tests_already_on_a_menu_the_defaults(cast):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "medassist.poct.migrations.0002_reference_and_critical_limits"
+    )
+    none = {"reference_low": None, "reference_high": None}
+    no_critical = {"critical_low": None, "critical_high": None}
+    glucose = f.make_test(cast.north, "glucose", **none, **no_critical)
+    narrow = f.make_test(
+        cast.south,
+        "glucose",
+        reportable_low=Decimal("60"),
+        reportable_high=Decimal("500"),
+        **no_critical,
+    )
+    a1c = f.make_test(cast.north, "hba1c", reference_low=None, reference_high=None)
+    strep = f.make_test(cast.north)
+    migration.fill_defaults(apps, None)
+    for t in (glucose, narrow, a1c, strep):
+        t.refresh_from_db()
+    limits = lambda t: (t.reference_low, t.reference_high, t.critical_low, t.critical_high)  # noqa: E731
+    assert limits(glucose) == (Decimal("70"), Decimal("140"), Decimal("54"), Decimal("400"))
+    # 54 is below a 60-500 meter's range: left for the manager to set; 400 is within it
+    assert limits(narrow) == (Decimal("70"), Decimal("140"), None, Decimal("400"))
+    assert limits(a1c) == (Decimal("4.0"), Decimal("5.6"), None, None)
+    assert limits(strep) == (None, None, None, None)
 
 
 def test_two_tests_of_one_name_and_a_changed_kind_are_refused(cast, actor_of):
@@ -458,8 +530,16 @@ def test_a_ready_test_is_filed_for_the_visits_provider_linked_to_lot_operator_an
         "10828004",
     )
     assert result.flag == "A" and report.abnormal
+    assert not report.critical and not ResultAlert.objects.exists()  # positive: abnormal only
     assert "kit lot 4B21X" in result.note and "performed by Alice Moreno" in result.note
     assert "positive control passed" in result.note
+    # The report leads back to the run, and from it to the kit lot, operator and QC runs.
+    found = LabReport.objects.select_related(
+        "poct_run__kit_lot", "poct_run__operator", "poct_run__test"
+    ).get(pk=report.pk)
+    assert found.poct_run == done
+    assert (found.poct_run.kit_lot, found.poct_run.operator) == (lot, cast.alice)
+    assert set(found.poct_run.qc_runs.all()) == set(done.qc_runs.all()) and done.qc_runs.exists()
     lot.refresh_from_db()
     assert lot.first_used_on == clock.today()
     assert AuditEvent.objects.filter(
@@ -618,16 +698,67 @@ def test_a_glucose_above_the_meters_range_is_refused_and_hi_is_filed_as_a_compar
     assert nothing_saved()
     done = run(cast, actor_of, visit, test, lot, values={"41653-7": ">600"})
     result = LabResult.objects.get(report=done.report)
+    # HI is above the critical high (400, within the meter's range): critical.
     assert (result.value_type, result.value_comparator, result.value_number, result.flag) == (
         "SN",
         ">",
         Decimal("600"),
-        ">",
+        "HH",
     )
     assert result.unit == "mg/dL"
     normal = run(cast, actor_of, visit, test, lot, values={"41653-7": "104"})
     value = LabResult.objects.get(report=normal.report)
     assert (value.value_type, value.value_number, value.flag) == ("NM", Decimal("104"), "")
+    # The clinic's reference interval goes with the result (OBX-7 form), read as numbers.
+    assert (value.reference_text, value.reference_low, value.reference_high) == (
+        "70-140",
+        Decimal("70"),
+        Decimal("140"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("reading", "flag", "shown"),
+    [
+        ("25", "LL", "25 mg/dL"),
+        ("LO", "LL", "<20 mg/dL"),
+        ("53", "LL", "53 mg/dL"),
+        ("401", "HH", "401 mg/dL"),
+        ("HI", "HH", ">600 mg/dL"),
+    ],
+)
+def test_a_critical_glucose_raises_a_stat_alert_for_the_visits_provider(
+    cast, actor_of, visit, reading, flag, shown
+):
+    test, lot, _ = f.ready_test(cast, "glucose")
+    done = run(cast, actor_of, visit, test, lot, values={"41653-7": reading})
+    report = done.report
+    assert report is not None and report.critical and report.abnormal
+    assert LabResult.objects.get(report=report).flag == flag
+    alert = ResultAlert.objects.get(report=report)
+    assert (alert.owner, alert.patient, alert.status) == (cast.bob, visit.patient, "requested")
+    assert visit.provider == cast.bob
+    assert shown in alert.reason
+
+
+@pytest.mark.parametrize(("reading", "flag"), [("54", "L"), ("141", "H"), ("104", "")])
+def test_a_low_high_or_normal_glucose_raises_no_alert(cast, actor_of, visit, reading, flag):
+    test, lot, _ = f.ready_test(cast, "glucose")
+    done = run(cast, actor_of, visit, test, lot, values={"41653-7": reading})
+    assert LabResult.objects.get(report=done.report).flag == flag
+    assert done.report is not None and not done.report.critical
+    assert done.report.abnormal == bool(flag)
+    assert not ResultAlert.objects.exists()
+
+
+def test_a_glucose_test_with_no_critical_limits_files_lo_as_off_scale(cast, actor_of, visit):
+    test, lot, _ = f.ready_test(cast, "glucose")
+    PocTest.objects.filter(pk=test.pk).update(critical_low=None, critical_high=None)
+    test.refresh_from_db()
+    done = run(cast, actor_of, visit, test, lot, values={"41653-7": "LO"})
+    assert LabResult.objects.get(report=done.report).flag == "<"
+    assert done.report is not None and done.report.abnormal and not done.report.critical
+    assert not ResultAlert.objects.exists()
 
 
 def test_panels_and_two_result_tests_file_one_observation_each(cast, actor_of, visit):

@@ -9,6 +9,7 @@ import hashlib
 import html
 import io
 import re
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -371,6 +372,41 @@ def test_a_control_lot_is_received_with_the_levels_expected_reading(cast):
     assert ranged.status_code == 302
 
 
+def test_the_edit_page_shows_the_limits_of_a_quantitative_test_only(cast):
+    glucose, strep = f.make_test(cast.north, "glucose"), f.make_test(cast.north)
+    dana = client_for(cast.dana)
+    page = dana.get(url("edit-test", test_id=glucose.public_id)).content.decode()
+    for name, value in (("reference_low", "70"), ("reference_high", "140"),
+                        ("critical_low", "54"), ("critical_high", "400")):  # fmt: skip
+        field = re.search(rf'<input[^>]*name="{name}"[^>]*>', page)
+        assert field is not None and re.search(rf'value="{value}(\.00)?"', field.group(0)), name
+        assert re.search(rf'<label[^>]*for="id_{name}"', page), name  # labelled, keyboard-ready
+    assert "Critical below (mg/dL)" in page and "Reference interval: low (mg/dL)" in page
+    other = dana.get(url("edit-test", test_id=strep.public_id)).content.decode()
+    assert 'name="reference_low"' not in other and 'name="critical_low"' not in other
+
+
+def test_a_critical_result_tells_the_ma_to_tell_the_provider_now(cast):
+    test, lot, _ = f.ready_test(cast, "glucose")
+    visit = roomed_visit(cast)
+    done = client_for(cast.alice).post(
+        url("run", encounter_id=visit.public_id, test_id=test.public_id),
+        {"kit_lot": str(lot.public_id), "confirm_birth_date": "1980-03-04", "value_41653-7": "38"},
+        follow=True,
+    )
+    page = text_of(done.content.decode())
+    assert (
+        "Blood glucose (meter) recorded: a critical value. Robert Okafor has a stat alert" in page
+    )
+    assert LabReport.objects.get().critical
+    normal = client_for(cast.alice).post(
+        url("run", encounter_id=visit.public_id, test_id=test.public_id),
+        {"kit_lot": str(lot.public_id), "confirm_birth_date": "1980-03-04", "value_41653-7": "98"},
+        follow=True,
+    )
+    assert "critical" not in text_of(normal.content.decode())
+
+
 def test_the_manager_sets_up_the_menu_and_an_ma_may_not(cast):
     dana = client_for(cast.dana)
     added = dana.post(url("menu"), {"clinic": "north", "kind": "hba1c"})
@@ -388,6 +424,10 @@ def test_the_manager_sets_up_the_menu_and_an_ma_may_not(cast):
             "loinc": "4548-4",
             "reportable_low": "4.0",
             "reportable_high": "15.0",
+            "reference_low": "4.0",
+            "reference_high": "5.6",
+            "critical_low": "",
+            "critical_high": "14.0",
             "control_levels": ["low", "high"],
             "qc_on_new_lot": "on",
             "qc_every_days": "30",
@@ -398,6 +438,36 @@ def test_the_manager_sets_up_the_menu_and_an_ma_may_not(cast):
     assert saved.status_code == 302
     test.refresh_from_db()
     assert (test.name, test.qc_on_new_shipment, test.qc_every_days) == ("HbA1c", False, 30)
+    assert (test.reference_low, test.reference_high, test.critical_low, test.critical_high) == (
+        Decimal("4.0"),
+        Decimal("5.6"),
+        None,
+        Decimal("14.0"),
+    )
+    menu_page = text_of(dana.get(url("menu")).content.decode())
+    assert "reference 4.0–5.6 %; critical above 14.0" in menu_page
+    no_interval = dana.post(
+        edit,
+        {
+            "name": "HbA1c",
+            "device": "Afinion 2",
+            "manufacturer": "Abbott",
+            "loinc": "4548-4",
+            "reportable_low": "4.0",
+            "reportable_high": "15.0",
+            "reference_low": "",
+            "reference_high": "5.6",
+            "critical_high": "5.0",
+            "control_levels": ["low", "high"],
+            "active": "on",
+        },
+    )
+    assert no_interval.status_code == 422
+    assert "Type the clinic&#x27;s reference interval (%), both ends" in (
+        no_interval.content.decode()
+    )
+    test.refresh_from_db()
+    assert test.critical_high == Decimal("14.0")  # nothing changed
     bad = dana.post(
         edit,
         {
