@@ -92,6 +92,7 @@ class Shown:
 
     reason: lockout.Reason
     url: str
+    label: str = ""  # the link's words where the page's own name would mislead
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,11 @@ def _qc_context(
         # On the QC page itself, a QC reason points at the form or the failures below.
         failures = {"qc_failed", "corrective_action_missing"}
         return [
-            Shown(s.reason, "#failures" if s.reason.code in failures else "#run-title")
+            Shown(
+                s.reason,
+                "#failures" if s.reason.code in failures else "#run-title",
+                "see below" if s.reason.code in failures else "run them below",
+            )
             if s.reason.page == "qc"
             else s
             for s in shown

@@ -230,6 +230,21 @@ def test_a_failed_control_is_shown_with_its_corrective_action_form(cast):
     assert run.corrective_action.startswith("Repeated") and run.corrective_by == cast.alice
 
 
+def test_on_the_qc_page_a_qc_reason_points_below_not_back_to_the_qc_page(cast):
+    test, _lot, _controls = strep_without_todays_qc(cast)
+    page = client_for(cast.alice).get(url("qc", test_id=test.public_id)).content.decode()
+    reasons = reasons_on(page)
+    assert reasons and any("controls" in r for r in reasons)
+    assert all("(QC page)" not in r for r in reasons)
+    assert any(r.endswith("(run them below)") for r in reasons)
+    assert page.count("<h1") == 1
+    visit = roomed_visit(cast)
+    run = client_for(cast.alice).get(
+        url("run", encounter_id=visit.public_id, test_id=test.public_id)
+    )
+    assert run.content.decode().count("<h1") == 1  # the page's title; the patient is a banner
+
+
 def test_the_qc_page_refuses_an_expired_control_lot(cast):
     test, lot, controls = f.ready_test(cast)
     ControlLot.objects.filter(pk=controls["negative"].pk).update(
