@@ -268,6 +268,7 @@ NORTH_OBJECTS: list[tuple[re.Pattern[str], Callable]] = [
             (r"labs/reports/<uuid:report_id>/", _LAB_RESULTS, "north_report"),
             (r"labs/alerts/<uuid:alert_id>/", _LAB_RESULTS, "north_result_alert"),
             (r"labs/interface/messages/<uuid:message_id>/", _LAB_RESULTS, "north_inbound_message"),
+            (r"labs/interface/orders/<uuid:message_id>/", _LABS, "north_failed_order_message"),
             (r"labs/visits/<uuid:encounter_id>/", _LABS, "north_visit"),
             (r"labs/patients/<uuid:patient_id>/order", _LABS, "north_patient"),
             (r"labs/orders/<uuid:order_id>/", _LABS, "north_order"),

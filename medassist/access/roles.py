@@ -54,9 +54,7 @@ _VACCINES = frozenset(
 )
 # Collecting specimens and running CLIA-waived tests (CLIA 42 CFR 493.15: waived tests by
 # trained staff following the manufacturer's instructions, including its QC).
-_LAB_WORK = frozenset(
-    {P.VIEW_LAB_ORDERS, P.COLLECT_SPECIMEN, P.RUN_POCT, P.RUN_QC}
-)
+_LAB_WORK = frozenset({P.VIEW_LAB_ORDERS, P.COLLECT_SPECIMEN, P.RUN_POCT, P.RUN_QC})
 
 # Least privilege (HIPAA 164.308(a)(4)): the auditor reads the trail, not the charts.
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {

@@ -60,8 +60,9 @@ CATALOG: tuple[CatalogTest, ...] = (
     CatalogTest("CMP", "Comprehensive metabolic panel", "24323-8", S, Container.GOLD_SST, "1.0",
                 spin_within_minutes=SPIN,
                 instructions="Fasting 8 h preferred when the provider asks for it."),
-    # 51990-0 "Basic metabolic panel - Blood"
-    CatalogTest("BMP", "Basic metabolic panel", "51990-0", S, Container.GOLD_SST, "1.0",
+    # 24321-2 "Basic metabolic 2000 panel - Serum or Plasma": drawn in a gold SST, it is serum
+    # (51990-0 is the panel in blood).
+    CatalogTest("BMP", "Basic metabolic panel", "24321-2", S, Container.GOLD_SST, "1.0",
                 spin_within_minutes=SPIN),
     # 24331-1 "Lipid 1996 panel - Serum or Plasma" (57698-3 is the panel with direct LDL).
     CatalogTest("LIPID", "Lipid panel", "24331-1", S, Container.GOLD_SST, "1.0", fasting_hours=12,

@@ -9,11 +9,18 @@ a duplicate), sends it over MLLP to the lab and stores the ACK:
   - AE / AR: the lab's text and error locations are kept for the clinic manager, and the
     message is not resent (resending the same content would be refused again);
   - no answer, a refused connection or a broken one: the outbox retries with backoff
-    (events.services.BACKOFF_MINUTES); after the last attempt the message is "failed".
-A lab with no host or port configured, or disabled, keeps the message waiting the same way.
+    (events.services.BACKOFF_MINUTES); after the last attempt the message is "failed", and
+    the clinic manager may resend it (labs.services.orders.resend_order_message).
+Only a message waiting to be sent ("queued") is sent: a failed or answered one goes again
+only through that resend.
 
-The messages of one requisition go in the order they were queued: a cancel (CA) never
-overtakes the new order (NW) it cancels.
+Waiting is not failing. A lab with no host or port, or turned off, spends none of the
+message's attempts: the message waits ("queued", last_error saying why) and is queued for
+sending again when the manager saves the lab with its address (labs.services.orders.save_lab;
+`medassist events run` then sends it). A requisition's messages go in the order they were
+queued, and a cancel (CA) goes only after the lab accepted the new order (NW): while the NW is
+queued, failed, refused or in error, the CA waits; once the NW is accepted (resent, say), the
+CA follows.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import NoReturn
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
+from django.db.models import F, Q
 
 from medassist.access.actor import Actor
 from medassist.audit.models import Action, Outcome
@@ -41,16 +49,17 @@ from medassist.hl7.lab_orders import (
     Visit,
     build_lab_order,
 )
-from medassist.hl7.people import patient_info, provider
+from medassist.hl7.people import local_time, patient_info, provider
 from medassist.labs.models import (
     LabOrder,
     LabRequisition,
     OrderMessage,
     PerformingLab,
     Priority,
+    Specimen,
     SpecimenType,
 )
-from medassist.labs.services.orders import LAB_ORDER_KIND
+from medassist.labs.services.orders import LAB_ORDER_KIND, NO_ADDRESS, wake_order_messages
 
 __all__ = ["APPLICATION", "build_message", "deliver_lab_order", "register"]
 
@@ -60,6 +69,9 @@ log = logging.getLogger("medassist.hl7")
 APPLICATION = "MEDASSIST"
 #: An answer to an order may be a plain ACK or the order response of its message type.
 _ANSWERS = ("ACK", "ORR", "ORL")
+#: XCN-13 identifier type (HL70203) of the ids we give our users in ORC-12 / OBR-16 / PV1-7:
+#: PRN, provider number — a number we assign (XCN-9 says who: our facility id).
+_PROVIDER_NUMBER = "PRN"
 FINAL = frozenset(
     {OrderMessage.Status.ACCEPTED, OrderMessage.Status.ERROR, OrderMessage.Status.REJECTED}
 )
@@ -87,7 +99,10 @@ def _orders_of(message: OrderMessage) -> list[LabOrder]:
 
 def _ordered_test(order: LabOrder, cancel: bool) -> OrderedTest:
     test = order.test
-    specimens = () if cancel else tuple(order.specimens.order_by("pk"))
+    # A container that could not be drawn (no vein, refused) is no specimen: its time, the time
+    # of the failed attempt, must not become the collection time (OBR-7, SPM-17).
+    collected = order.specimens.exclude(status=Specimen.Status.NOT_COLLECTED).order_by("pk")
+    specimens = () if cancel else tuple(collected)
     fasting = [s.fasting_hours_reported for s in specimens if s.fasting_hours_reported is not None]
     notes: tuple[str, ...] = ()
     if test.fasting_hours and fasting:
@@ -105,7 +120,7 @@ def _ordered_test(order: LabOrder, cancel: bool) -> OrderedTest:
                 accession=s.accession,
                 specimen_type=s.specimen_type,
                 specimen_type_text=SpecimenType(s.specimen_type).label,
-                collected_at=s.collected_at,
+                collected_at=local_time(s.collected_at),
                 method=s.method,
             )
             for s in specimens
@@ -125,14 +140,19 @@ def lab_order_message(message: OrderMessage) -> LabOrderMessage:
     cancel = message.control == "CA"
     orders = _orders_of(message)
     encounter = requisition.encounter
-    ordering = provider(requisition.ordered_by)
+    # XCN-1 is our user id, so XCN-9 names us (our facility id, as in ORC-2) and XCN-13 says
+    # PRN. The NPI (XCN-13 NPI, assigning authority CMS) would be better for the lab, but users
+    # have no NPI field yet.
+    who = {"assigning_authority": lab.clinic_facility, "id_type": _PROVIDER_NUMBER}
+    ordering = provider(requisition.ordered_by, **who)
     if ordering is None:  # pragma: no cover (ordered_by is required)
         raise ValueError("the requisition has no ordering provider (ORC-12)")
+    # Every TS in the clinic's local time with its offset (MSH-7, ORC-9, OBR-7, SPM-17).
     return LabOrderMessage(
         message_type=lab.message_type,
         control=message.control,
         control_id=message.control_id,
-        sent_at=message.created_at,
+        sent_at=local_time(message.created_at),
         sender=Sender(
             application=APPLICATION,
             facility=lab.clinic_facility,
@@ -141,12 +161,12 @@ def lab_order_message(message: OrderMessage) -> LabOrderMessage:
         ),
         patient=patient_info(requisition.patient),
         visit=(
-            Visit(number=str(encounter.public_id), attending=provider(encounter.provider))
+            Visit(number=str(encounter.public_id), attending=provider(encounter.provider, **who))
             if encounter is not None
             else None
         ),
         requisition_number=requisition.number,
-        ordered_at=requisition.ordered_at,
+        ordered_at=local_time(requisition.ordered_at),
         ordering_provider=ordering,
         ordering_facility=clinic.name,
         priority=_PRIORITY.get(requisition.priority, "R"),
@@ -168,21 +188,28 @@ def build_message(message: OrderMessage) -> str:
     return build_lab_order(lab_order_message(message))
 
 
-class LabNotReady(Exception):
-    """Not now: the message stays queued and is tried again later."""
-
-
-def _not_now(om: OrderMessage, outbox: OutboxMessage, reason: str) -> NoReturn:
-    """Leave the message waiting (the outbox retries with backoff); after the outbox's last
-    attempt it is marked failed, so the manager sees it."""
-    last = outbox.attempts >= MAX_ATTEMPTS
-    OrderMessage.objects.filter(pk=om.pk).update(
-        last_error=reason[:300],
-        attempts=outbox.attempts,
-        status=OrderMessage.Status.FAILED if last else OrderMessage.Status.QUEUED,
-        updated_at=clock.now(),
+def _wait(om: OrderMessage, reason: str) -> NoReturn:
+    """Not now, and not a failure: the message stays queued with the reason, its attempts
+    untouched, and this outbox entry ends (Skip). It is queued for sending again when what it
+    waits for happens: the lab saved with its address, or its new order accepted."""
+    OrderMessage.objects.filter(pk=om.pk, status=OrderMessage.Status.QUEUED).update(
+        last_error=reason[:300], updated_at=clock.now()
     )
-    raise LabNotReady(reason)
+    raise Skip(f"waiting: {reason}")
+
+
+def _waits_for(om: OrderMessage) -> OrderMessage | None:
+    """The earlier message of the requisition this one must follow: one still waiting to be
+    sent, or a new order (NW) the lab has not accepted (a cancel must not go alone)."""
+    return (
+        OrderMessage.objects.filter(requisition_id=om.requisition_id, pk__lt=om.pk)
+        .filter(
+            Q(status=OrderMessage.Status.QUEUED)
+            | (Q(control="NW") & ~Q(status=OrderMessage.Status.ACCEPTED))
+        )
+        .order_by("pk")
+        .first()
+    )
 
 
 def _status(ack: Ack) -> str:
@@ -208,23 +235,22 @@ def deliver_lab_order(outbox: OutboxMessage) -> str:
     )
     if om is None:
         raise Skip("the order message no longer exists")
-    if om.status in FINAL:
-        raise Skip(f"already answered {om.ack_code}")
+    if om.status != OrderMessage.Status.QUEUED:
+        # Answered, or failed: a failed message goes again only when the manager resends it.
+        raise Skip(f"the order message is {om.status}, not waiting to be sent")
     lab: PerformingLab = om.requisition.lab
     if not lab.enabled:
-        _not_now(om, outbox, f"the lab interface to {lab.name} is turned off")
+        _wait(om, f"the lab interface to {lab.name} is turned off: turn it on on the catalog page")
     if not lab.host or not lab.port:
-        # Sending is off for now: keep the message waiting (retried with backoff, and by
-        # `medassist events run` once the lab's address is set), never drop it.
-        _not_now(om, outbox, f"no MLLP host and port set for {lab.name}")
-    earlier = (
-        OrderMessage.objects.filter(requisition_id=om.requisition_id, pk__lt=om.pk)
-        .exclude(status__in=[*FINAL, OrderMessage.Status.FAILED])
-        .exists()
-    )
-    if earlier:
-        # The lab must see a requisition's new order before its cancel.
-        _not_now(om, outbox, "an earlier message of this requisition is not yet answered")
+        _wait(om, NO_ADDRESS)
+    earlier = _waits_for(om)
+    if earlier is not None:
+        what = "new order" if earlier.control == "NW" else "cancel"
+        _wait(
+            om,
+            f"waits for the {what} {earlier.control_id} to be accepted by the lab first "
+            f"(now: {earlier.get_status_display()})",
+        )
     if not om.message:
         try:
             text = build_message(om)
@@ -233,13 +259,18 @@ def deliver_lab_order(outbox: OutboxMessage) -> str:
             OrderMessage.objects.filter(pk=om.pk).update(
                 status=OrderMessage.Status.FAILED,
                 last_error=f"could not build the message: {error}"[:300],
-                attempts=outbox.attempts,
                 updated_at=clock.now(),
             )
             raise Skip(f"could not build the order message: {error}") from error
         OrderMessage.objects.filter(pk=om.pk, message="").update(message=text)
         om.refresh_from_db()
-    OrderMessage.objects.filter(pk=om.pk).update(attempts=outbox.attempts)
+    # Claimed like the outbox claims its messages: should two outbox entries hold this message
+    # (one woken while the other was about to give up waiting), only one sends it.
+    claimed = OrderMessage.objects.filter(
+        pk=om.pk, status=OrderMessage.Status.QUEUED, attempts=om.attempts
+    ).update(attempts=F("attempts") + 1, updated_at=clock.now())
+    if not claimed:
+        raise Skip("another worker is sending this order message")
     try:
         ack = exchange(
             lab.host,
@@ -286,6 +317,17 @@ def deliver_lab_order(outbox: OutboxMessage) -> str:
             outcome=Outcome.SUCCESS if ack.accepted else Outcome.FAILED,
             username="system:lab",
         )
+        if ack.accepted:
+            # What waited for this message (a cancel after its new order) goes now.
+            wake_order_messages(
+                OrderMessage.objects.filter(
+                    requisition_id=om.requisition_id,
+                    pk__gt=om.pk,
+                    status=OrderMessage.Status.QUEUED,
+                ).select_related("requisition"),
+                process_after_commit=True,
+                idle_only=False,
+            )
     return f"{lab.message_type} {om.control_id} ({om.control}): {ack.code}"
 
 

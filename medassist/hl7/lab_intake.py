@@ -10,26 +10,34 @@ How it answers (HL7 v2.5.1 ch. 2.9.2, original acknowledgement mode):
 
 * AR, the message is refused as a whole and stored in the error queue (status "rejected"):
   not HL7 at all, no MSH-10, not an ORU^R01, a training or debugging message (MSH-11 T or D),
-  an HL7 version that is not 2.x, or a sender we do not know (MSH-4 / MSH-6 match no
-  PerformingLab; the row has no clinic then);
+  an HL7 version that is not 2.x, or a different message under an MSH-10 this sender already
+  used (ERR 205: the lab must send it under a new control id);
 * AE, the content is wrong and the message waits in the error queue (status "error") with one
   ERR per problem, naming the place (ERR-2, e.g. ``OBX^3^5``) and saying what is wrong (ERR-8):
   a missing PID or OBR, a value that is not a number where OBX-2 says NM, an impossible time,
   or anything ``labs.services.results.file_results`` could not match (an unknown patient,
   PID-3, or placer order number, OBR-2);
+* AE too for a sender we do not know (MSH-4 / MSH-6 match no PerformingLab — on go-live day,
+  a typo in either id): AR would tell the lab not to send the message again, and it may hold a
+  critical result. The row has no clinic until the ids are put right; ``medassist hl7 queue``
+  lists it (and ``--attach`` gives it to its lab's clinic, whose manager's Retry files it).
 * AA, the results are filed (status "filed").
 
 A message is the same message when it comes again from the same sender (MSH-3^MSH-4) with the
 same MSH-10: the answer is the one given the first time, the row's ``repeats`` goes up, and
 nothing is stored or filed twice — also when two connections deliver it at the same moment
-(a unique constraint decides; the loser answers like a repeat).
+(a unique constraint decides; the loser answers like a repeat). A *different* message under a
+used MSH-10 (an LIS whose counter was reset) is kept as its own row (``duplicate_of`` the
+first), refused and waiting in the error queue: never filed over the first, never lost.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from django.contrib.auth.models import AnonymousUser
@@ -52,11 +60,12 @@ from medassist.hl7.ack import AckError, build_ack
 from medassist.hl7.er7 import normalize, parse_message
 from medassist.hl7.mllp import MllpServer
 from medassist.hl7.oru import Header, Malformed, parse_oru, read_header
+from medassist.hl7.people import local_time
 from medassist.labs.intake import IncomingResults, NotFiled, Problem
 from medassist.labs.models import InboundMessage, LabReport, PerformingLab
 from medassist.labs.services.results import file_results
 
-__all__ = ["ResultListener", "receive", "refile"]
+__all__ = ["ResultListener", "attach_unassigned", "receive", "refile"]
 
 log = logging.getLogger("medassist.hl7")
 
@@ -91,7 +100,8 @@ def _ack(text: str | Any, code: str, problems: Sequence[Problem]) -> str:
         except ValueError:  # a location ERR-2 cannot carry: say it in the words instead
             words = f"{p.location}: {p.text}"
             errors.append(AckError(severity="E", code=p.code, location="", text=words))
-    return build_ack(text, code, errors, sent_at=clock.now(), profile=None)
+    # MSH-7 in the clinic's local time with its offset, like the messages we send.
+    return build_ack(text, code, errors, sent_at=local_time(clock.now()), profile=None)
 
 
 def _errors_json(problems: Sequence[Problem]) -> list[dict[str, str]]:
@@ -165,7 +175,8 @@ def _unknown_sender(header: Header) -> Problem:
         "MSH-4",
         f"Unknown sender {header.sending_facility or '(empty)'} to "
         f"{header.receiving_facility or '(empty)'}: no lab sends to us under these facility ids "
-        "(MSH-4 / MSH-6). The clinic manager sets them on the lab's page.",
+        "(MSH-4 / MSH-6). The message is kept and filed once the clinic manager sets them on "
+        "the lab's page.",
         _UNKNOWN_KEY,
     )
 
@@ -175,34 +186,73 @@ def _body(text: str) -> str:
     return text.partition("\r")[2]
 
 
-def _answer_repeat(header: Header, text: str) -> str | None:
-    """The stored ACK when this message came before (and count it); None if it is new."""
+@dataclass(frozen=True)
+class _Earlier:
+    """A stored message under the same sender and MSH-10."""
+
+    pk: int  # the first message under the id (duplicate_of null)
+    received_at: dt.datetime
+    repeat_of: int | None  # the row this text repeats (the first, or a refused duplicate)
+    ack: str  # that row's ACK
+
+
+def _earlier(header: Header, text: str) -> _Earlier | None:
+    """What came before under this sender's MSH-10, and whether ``text`` repeats it; None when
+    the MSH-10 is new."""
     if not header.control_id:
         return None
     key = {"sender": header.sender[:100], "control_id": header.control_id[:40]}
-    # The unique index is partial (non-empty MSH-10 only): SQLite uses it when the query
-    # repeats its condition, and scans every stored message when it does not.
-    stored = (
-        InboundMessage.objects.filter(~Q(control_id=""), **key)
-        .values_list("pk", "raw", "ack")
+    # The unique index is partial (non-empty MSH-10, first message only): SQLite uses it when
+    # the query repeats its condition, and scans every stored message when it does not.
+    first = (
+        InboundMessage.objects.filter(~Q(control_id=""), duplicate_of__isnull=True, **key)
+        .values_list("pk", "raw", "ack", "received_at")
         .first()
     )
-    if stored is None:
+    if first is None:
         return None
-    pk, raw, ack = stored
-    if _body(raw) != _body(text):
-        # Same sender and MSH-10, other content: not a repeat. Refused, so that a correction
-        # sent under a reused id is not silently taken for the message it replaces.
-        log.warning("lab message %s from %s reuses a control id", header.control_id, key["sender"])
-        problem = Problem(
-            "MSH-10",
-            f"Control id {header.control_id} was already used for another message from "
-            f"{header.sender}. Send it with a new MSH-10.",
-            _DUPLICATE_KEY,
+    pk, raw, ack, received_at = first
+    body = _body(text)
+    if _body(raw) == body:
+        return _Earlier(pk, received_at, pk, str(ack))
+    for other_pk, other_raw, other_ack in InboundMessage.objects.filter(
+        duplicate_of_id=pk
+    ).values_list("pk", "raw", "ack"):
+        if _body(other_raw) == body:  # the refused duplicate, sent again
+            return _Earlier(pk, received_at, other_pk, str(other_ack))
+    return _Earlier(pk, received_at, None, "")
+
+
+def _answer_earlier(
+    earlier: _Earlier, text: str, channel: str, header: Header, reply_to: Any
+) -> str:
+    """A repeat gets the answer given the first time (and is counted); a different message
+    under the used MSH-10 is stored as its own row, refused, in the error queue."""
+    if earlier.repeat_of is not None:
+        InboundMessage.objects.filter(pk=earlier.repeat_of).update(
+            repeats=F("repeats") + 1, updated_at=clock.now()
         )
-        return _ack(text, "AR", [problem])
-    InboundMessage.objects.filter(pk=pk).update(repeats=F("repeats") + 1, updated_at=clock.now())
-    return str(ack)
+        return earlier.ack
+    # Same sender and MSH-10, other content: not a repeat. Not filed — a correction sent under
+    # a reused id must not be taken for the message it would replace — but kept, for a person.
+    log.warning("lab message %s from %s reuses a control id", header.control_id, header.sender)
+    day = timezone.localtime(earlier.received_at).date().isoformat()
+    problem = Problem(
+        "MSH-10",
+        f"MSH-10 {header.control_id} was already used for a different message on {day}: the "
+        "lab must send it under a new control id.",
+        _DUPLICATE_KEY,
+    )
+    return _store(
+        text,
+        channel,
+        header,
+        _lab_for(header),
+        "AR",
+        [problem],
+        reply_to=reply_to,
+        duplicate_of=earlier.pk,
+    )
 
 
 def receive(raw: str | bytes, *, channel: str = "mllp") -> str:
@@ -215,16 +265,17 @@ def receive(raw: str | bytes, *, channel: str = "mllp") -> str:
         problem = Problem("MSH", str(error), _SEGMENT_SEQUENCE)
         return _store(text, channel, None, None, "AR", [problem], reply_to=_NO_HEADER)
     header = read_header(message)
-    repeat = _answer_repeat(header, text)
-    if repeat is not None:
-        return repeat
+    earlier = _earlier(header, text)
+    if earlier is not None:
+        return _answer_earlier(earlier, text, channel, header, message)
     problems = _header_problems(header)
     if problems:
         return _store(text, channel, header, None, "AR", problems, reply_to=message)
     lab = _lab_for(header)
     if lab is None:
+        # AE, not AR: the lab keeps the message and may send it again; we keep it too.
         return _store(
-            text, channel, header, None, "AR", [_unknown_sender(header)], reply_to=message
+            text, channel, header, None, "AE", [_unknown_sender(header)], reply_to=message
         )
     try:
         results = parse_oru(message, tz=timezone.get_default_timezone())
@@ -243,6 +294,7 @@ def _store(
     *,
     results: IncomingResults | None = None,
     reply_to: Any = None,
+    duplicate_of: int | None = None,
 ) -> str:
     """One InboundMessage row, and the filing when there are results, in one transaction; the
     ACK once it committed (a repeat's ACK when another connection stored it first)."""
@@ -258,6 +310,7 @@ def _store(
                 channel=channel[:10],
                 status=InboundMessage.Status.REJECTED,
                 received_at=clock.now(),
+                duplicate_of_id=duplicate_of,
             )
             reports: list[LabReport] = []
             if results is not None and lab is not None:
@@ -287,12 +340,12 @@ def _store(
     except IntegrityError:
         # Another connection stored the same sender and MSH-10 first (it has committed:
         # the unique index made us wait for it). Answer as it did.
-        if header is None:
+        if header is None or duplicate_of is not None:
             raise
-        repeat = _answer_repeat(header, text)
-        if repeat is None:
+        earlier = _earlier(header, text)
+        if earlier is None:
             raise
-        return repeat
+        return _answer_earlier(earlier, text, channel, header, reply_to or text)
     return ack
 
 
@@ -355,6 +408,46 @@ def refile(inbound: InboundMessage) -> list[LabReport]:
     except Malformed as malformed:
         raise NotFiled(problems=malformed.problems) from malformed
     return file_results(lab=lab, message=results, inbound=inbound)
+
+
+def attach_unassigned(actor: Actor, *, username: str) -> list[InboundMessage]:
+    """Give each waiting message that has no clinic (its sender was unknown) to the lab its
+    MSH-4 / MSH-6 name now that the manager has set them: it then waits in that clinic's
+    interface queue, whose Retry files it (``refile``). Returns the messages attached."""
+    attached = []
+    waiting = InboundMessage.objects.filter(
+        clinic__isnull=True,
+        status__in=(InboundMessage.Status.ERROR, InboundMessage.Status.REJECTED),
+    ).order_by("pk")
+    for row in waiting:
+        try:
+            header = read_header(parse_message(row.raw))
+        except ValueError:
+            continue
+        lab = _lab_for(header)
+        if lab is None:
+            continue
+        with transaction.atomic():
+            changed = InboundMessage.objects.filter(pk=row.pk, clinic__isnull=True).update(
+                lab=lab, clinic_id=lab.clinic_id, updated_at=clock.now()
+            )
+            if not changed:
+                continue
+            record(
+                actor,
+                Action.UPDATE,
+                "MessageHeader",
+                clinic_id=lab.clinic_id,
+                entity_id=str(row.public_id),
+                description=(
+                    f"lab message {row.control_id or '(no MSH-10)'} from {row.sender} given to "
+                    f"{lab.name}: its facility ids now match"
+                ),
+                username=username,
+            )
+        row.lab, row.clinic_id = lab, lab.clinic_id
+        attached.append(row)
+    return attached
 
 
 class ResultListener(MllpServer):

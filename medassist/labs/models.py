@@ -328,8 +328,14 @@ class Manifest(PublicModel):
 
 
 class Flag(models.TextChoices):
-    """HL7 v2 table 0078 / FHIR v3 ObservationInterpretation: the lab's flag, never ours."""
+    """HL7 v2 table 0078 (OBX-8) / FHIR v3 ObservationInterpretation: the lab's flag, never
+    ours. Every code of the v2.5.1 table (chapter 7, OBX-8; the table ends in "null": no range
+    defined, sent as an empty OBX-8), and the codes v2.7 added to it, which labs send in 2.5.1
+    messages too (qualitative results: POS, NEG, DET, ...). Only the first eight say a value is
+    outside its range (ABNORMAL_FLAGS); the others are recorded and shown, attributed to the
+    lab, and make nothing abnormal or critical."""
 
+    # v2.5.1: the range flags.
     NORMAL = "N", "Normal"
     LOW = "L", "Low"
     HIGH = "H", "High"
@@ -339,12 +345,40 @@ class Flag(models.TextChoices):
     CRITICAL = "AA", "Critically abnormal"
     BELOW_RANGE = "<", "Below the reportable range"
     ABOVE_RANGE = ">", "Above the reportable range"
+    # v2.5.1: change from the previous result (delta flags).
+    CHANGE_UP = "U", "Significant change up"
+    CHANGE_DOWN = "D", "Significant change down"
+    BETTER = "B", "Better"
+    WORSE = "W", "Worse"
+    # v2.5.1: microbiology susceptibilities.
+    SUSCEPTIBLE = "S", "Susceptible"
+    RESISTANT = "R", "Resistant"
+    INTERMEDIATE = "I", "Intermediate"
+    MODERATELY_SUSCEPTIBLE = "MS", "Moderately susceptible"
+    VERY_SUSCEPTIBLE = "VS", "Very susceptible"
+    # v2.7 additions.
+    POSITIVE = "POS", "Positive"
+    NEGATIVE = "NEG", "Negative"
+    INDETERMINATE = "IND", "Indeterminate"
+    DETECTED = "DET", "Detected"
+    NOT_DETECTED = "ND", "Not detected"
+    ANTI_COMPLEMENTARY = "AC", "Anti-complementary substances present"
+    CYTOTOXIC = "TOX", "Cytotoxic substance present"
+    QC_FAILURE = "QCF", "Quality control failure"
+    REACTIVE = "RR", "Reactive"
+    WEAKLY_REACTIVE = "WR", "Weakly reactive"
+    NON_REACTIVE = "NR", "Non-reactive"
 
 
 CRITICAL_FLAGS = frozenset({Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH, Flag.CRITICAL})
 ABNORMAL_FLAGS = frozenset(
     {Flag.LOW, Flag.HIGH, Flag.ABNORMAL, Flag.BELOW_RANGE, Flag.ABOVE_RANGE} | CRITICAL_FLAGS
 )
+# FHIR Observation.status of a result that says nothing about the patient: HL7 v2 table 0085
+# OBX-11 W ("the result sent before was wrong") and X ("results cannot be obtained"). Such a
+# result is kept and shown struck through; it makes no flag, no alert, no trend point and is no
+# one's "previous" value.
+VOID_RESULT_STATUSES = ("entered-in-error", "cancelled")
 
 
 class LabReport(PublicModel):
@@ -441,7 +475,7 @@ class LabResult(PublicModel):
     reference_low = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     reference_high = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     reference_text = models.CharField(max_length=60, blank=True, help_text="OBX-7 as sent")
-    flag = models.CharField(max_length=2, choices=Flag.choices, blank=True)
+    flag = models.CharField(max_length=5, choices=Flag.choices, blank=True, help_text="OBX-8")
     status = models.CharField(max_length=12, default="final", help_text="FHIR Observation.status")
     observed_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)
@@ -449,6 +483,11 @@ class LabResult(PublicModel):
     class Meta:
         ordering = ["sequence", "id"]
         indexes = [models.Index(fields=["patient", "loinc", "observed_at"])]
+
+    @property
+    def void(self) -> bool:
+        """Entered in error or cancelled by the lab: shown struck through, counted nowhere."""
+        return self.status in VOID_RESULT_STATUSES
 
 
 class ResultAlert(PublicModel):
@@ -472,6 +511,11 @@ class ResultAlert(PublicModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     note = models.CharField(max_length=300, blank=True)
+    escalated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when it went to every reviewer of the clinic, not acknowledged in time",
+    )
 
     class Meta:
         indexes = [models.Index(fields=["owner", "status"])]
@@ -544,14 +588,20 @@ class InboundMessage(PublicModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     resolution = models.CharField(max_length=300, blank=True)
+    # A different message under a (sender, MSH-10) already used: kept as its own row, refused
+    # (AR), pointing at the message that holds the id (LIS control-id counters get reset).
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates"
+    )
 
     class Meta:
         constraints = [
             # Idempotent intake: one row per sender and MSH-10 (an empty MSH-10 is malformed
-            # and stored as its own row each time).
+            # and stored as its own row each time; so is a different message under a used id,
+            # which points at the first with duplicate_of).
             models.UniqueConstraint(
                 fields=["sender", "control_id"],
-                condition=~models.Q(control_id=""),
+                condition=~models.Q(control_id="") & models.Q(duplicate_of__isnull=True),
                 name="labs_inbound_sender_control_id_unique",
             )
         ]

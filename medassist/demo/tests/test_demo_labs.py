@@ -72,7 +72,7 @@ def test_this_mornings_results_wait_in_the_providers_inbox_with_one_critical_ale
         box = result_selectors.inbox(Actor.for_user(bob))
     # Critical first: the potassium, then the high LDL.
     assert (box.critical, box.abnormal, box.other) == (1, 1, 0)
-    assert [r.loinc for r in box.to_review] == ["51990-0", "24331-1"]
+    assert [r.loinc for r in box.to_review] == ["24321-2", "24331-1"]
     alert = ResultAlert.objects.get(owner=bob, status=ResultAlert.Status.REQUESTED)
     assert "2823-3" in alert.reason or "otassium" in alert.reason
     assert box is not None
@@ -80,7 +80,7 @@ def test_this_mornings_results_wait_in_the_providers_inbox_with_one_critical_ale
 
 def test_the_patients_have_a_released_history_for_the_trends(loaded, db):
     released = LabReport.objects.exclude(released_at=None).filter(loinc="4548-4")
-    per_patient = {}
+    per_patient: dict[int, int] = {}
     for report in released:
         per_patient.setdefault(report.patient_id, 0)
         per_patient[report.patient_id] += 1

@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, DataError
 
 from medassist.audit.models import AuditEvent
+from medassist.core import clock
 from medassist.core.testing import race
 from medassist.hl7 import lab_intake
 from medassist.hl7.ack import Ack, parse_ack
@@ -26,7 +27,7 @@ from medassist.hl7.mllp import MllpConnectionError, frame
 from medassist.hl7.tests.test_lab_orders import make_catalog, make_lab, place
 from medassist.labs.intake import NotFiled
 from medassist.labs.models import InboundMessage, LabOrder, LabReport, LabResult, ResultAlert
-from medassist.labs.selectors.results import inbox
+from medassist.labs.selectors.results import inbox, interface_queue
 from medassist.labs.services.results import retry_inbound
 from medassist.patients.models import Patient
 
@@ -184,15 +185,39 @@ def test_a_repeat_of_an_error_gets_the_same_error(lab_double, ordered):  # type:
     assert InboundMessage.objects.get().repeats == 1
 
 
-def test_a_reused_control_id_with_other_content_is_refused(lab_double, ordered):  # type: ignore[no-untyped-def]
+def test_a_reused_control_id_with_other_content_is_refused_and_kept(  # type: ignore[no-untyped-def]
+    cast, actor_of, lab_double, ordered
+):
     _requisition, order = ordered
-    receive(lab_double.result_for(order, control_id="DUP1"))
+    original = lab_double.result_for(order, control_id="DUP1")
+    first_ack = receive(original)
     other = lab_double.result_for(order, control_id="DUP1", values={"6690-2": "12.5"})
-    ack = parse_ack(receive(other))
-    assert ack.code == "AR" and ack.errors[0].location == "MSH-10"
-    assert "already used for another message" in ack.errors[0].text
-    assert InboundMessage.objects.get().repeats == 0
+    ack_text = receive(other)
+    ack = parse_ack(ack_text)
+    assert ack.code == "AR" and ack.errors[0].location == "MSH-10" and ack.errors[0].code == "205"
+    day = clock.localtime(clock.now()).date().isoformat()
+    assert ack.errors[0].text == (
+        f"MSH-10 DUP1 was already used for a different message on {day}: the lab must send it "
+        "under a new control id."
+    )
+    first, second = InboundMessage.objects.order_by("pk")
+    assert first.repeats == 0 and first.duplicate_of is None
+    assert second.duplicate_of == first and "|12.5|" in second.raw and "|12.5|" not in first.raw
+    assert second.status == InboundMessage.Status.REJECTED and second.ack == ack_text
+    assert second.clinic == cast.north and second.lab == first.lab  # the manager's queue
+    assert second in interface_queue(actor_of(cast.dana)).messages
     assert LabResult.objects.get(loinc="6690-2").value_number == Decimal("7.2")  # the first stands
+    # The same again: each answered as before, nothing stored a third time.
+    assert receive(original) == first_ack
+    assert receive(other) == ack_text
+    assert InboundMessage.objects.count() == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.repeats, second.repeats) == (1, 1)
+    # A third message under the id: its own row too, pointing at the first.
+    third = lab_double.result_for(order, control_id="DUP1", values={"6690-2": "3.1"})
+    assert parse_ack(receive(third)).code == "AR"
+    assert InboundMessage.objects.filter(duplicate_of=first).count() == 2
 
 
 def test_the_loser_of_a_race_answers_like_a_repeat(lab_double, ordered):  # type: ignore[no-untyped-def]
@@ -202,7 +227,7 @@ def test_the_loser_of_a_race_answers_like_a_repeat(lab_double, ordered):  # type
     oru = lab_double.result_for(order)
     first = receive(oru)
     looked: list[int] = []
-    real = lab_intake._answer_repeat
+    real = lab_intake._earlier
 
     def not_yet_committed(header, text):  # type: ignore[no-untyped-def]
         if not looked:  # the first look happens before the other connection committed
@@ -210,7 +235,7 @@ def test_the_loser_of_a_race_answers_like_a_repeat(lab_double, ordered):  # type
             return None
         return real(header, text)
 
-    with mock.patch.object(lab_intake, "_answer_repeat", side_effect=not_yet_committed):
+    with mock.patch.object(lab_intake, "_earlier", side_effect=not_yet_committed):
         assert receive(oru) == first
     assert InboundMessage.objects.count() == 1 and InboundMessage.objects.get().repeats == 1
     assert LabReport.objects.count() == 2
@@ -381,14 +406,17 @@ def test_unknown_placer_number_is_named_obr_2_and_queued(lab_double, ordered):  
     assert not LabReport.objects.exists()  # the other report of the message waits with it
 
 
-def test_unknown_sender_is_rejected_without_a_clinic(lab_double, ordered):  # type: ignore[no-untyped-def]
+def test_unknown_sender_is_kept_without_a_clinic_and_answered_ae(lab_double, ordered):  # type: ignore[no-untyped-def]
+    """AE, not AR: AR tells the lab not to send the message again, and a typo in a facility id
+    on go-live day must not lose a result."""
     _requisition, order = ordered
     oru = lab_double.result_for(order).replace("|PRLLIS|PRL|", "|OTHERLIS|OTHERLAB|", 1)
     ack = receive(oru)
-    assert parse_ack(ack).code == "AR"
+    assert parse_ack(ack).code == "AE"
     assert err(ack)[2] == "MSH^1^4" and "Unknown sender OTHERLAB to NORTHFM" in err(ack)[8]
+    assert err(ack)[3].startswith("204^")
     row = InboundMessage.objects.get()
-    assert row.status == InboundMessage.Status.REJECTED and row.clinic is None and row.lab is None
+    assert row.status == InboundMessage.Status.ERROR and row.clinic is None and row.lab is None
     assert row.sender == "OTHERLIS^OTHERLAB"
     assert not LabReport.objects.exists()
 
@@ -492,7 +520,7 @@ def test_refile_of_a_sender_set_up_since(cast, lab_double, ordered):  # type: ig
     oru = lab_double.result_for(order)
     lab.facility = "PRL-NEW"
     lab.save(update_fields=["facility"])
-    assert parse_ack(receive(oru)).code == "AR"  # the lab was known under another id
+    assert parse_ack(receive(oru)).code == "AE"  # the lab was known under another id
     row = InboundMessage.objects.get()
     with pytest.raises(NotFiled, match="Unknown sender"):
         refile(row)

@@ -422,7 +422,8 @@ def test_two_tests_need_two_placer_numbers() -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", ["ORM^O01", "OML^O21"])
-def test_built_from_a_placed_order(cast, actor_of, kind):  # type: ignore[no-untyped-def]
+def test_built_from_a_placed_order(cast, actor_of, kind, settings):  # type: ignore[no-untyped-def]
+    settings.TIME_ZONE = "America/Chicago"
     lab = make_lab(cast, message_type=kind)
     catalog = make_catalog(lab)
     requisition = place(cast, actor_of, [catalog["cbc"], catalog["lipids"]], priority="stat")
@@ -439,21 +440,85 @@ def test_built_from_a_placed_order(cast, actor_of, kind):  # type: ignore[no-unt
     assert str(msh[10]) == om.control_id
     assert field(text, "PID", 3) == f"{requisition.patient.mrn}^^^NORTH^MR"
     assert field(text, "ORC", 4) == f"{requisition.number}^NORTHFM"
-    assert field(text, "ORC", 12).startswith(f"{cast.bob.pk}^Okafor^Robert")
+    # XCN-9 who gave the id (our facility id, as in ORC-2), XCN-13 PRN (a provider number).
+    for where in ("ORC", 12), ("OBR", 16), ("PV1", 7):
+        xcn = field(text, *where).split("^")
+        assert xcn[:3] == [str(cast.bob.pk), "Okafor", "Robert"], where
+        assert (xcn[8], xcn[9], xcn[12]) == ("NORTHFM", "L", "PRN"), where
     assert requisition.encounter is not None
     assert field(text, "PV1", 19) == str(requisition.encounter.public_id)
     assert field(text, "DG1", 3) == "E11.9^Type 2 diabetes mellitus^I10"
     specimen = orders[0].specimens.get()
     assert specimen.collected_at is not None
-    drawn = specimen.collected_at.strftime("%Y%m%d%H%M%S%z")
+
+    def local(moment: dt.datetime) -> str:
+        """The clinic's wall-clock time with its offset (Chicago: -0600 or -0500)."""
+        text = clock.localtime(moment).strftime("%Y%m%d%H%M%S%z")
+        assert text[-5:] in ("-0600", "-0500")
+        return text
+
+    drawn = local(specimen.collected_at)
     assert field(text, "OBR", 7, 1) == drawn
+    assert str(msh[7]) == local(om.created_at)
+    assert field(text, "ORC", 9) == local(requisition.ordered_at)
     assert "fasting 14 h" in text
     if kind == "OML^O21":
         assert field(text, "TQ1", 9) == "S^Stat^HL70485"
         assert field(text, "SPM", 2, 1) == f"{specimen.accession}&NORTHFM"
+        assert field(text, "SPM", 17, 1) == drawn
     else:
         assert field(text, "OBR", 27) == "^^^^^S"
         assert field(text, "OBR", 15, 2).startswith("SER&Serum&HL70487")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["ORM^O01", "OML^O21"])
+def test_a_failed_draw_is_no_specimen_and_its_time_no_collection_time(  # type: ignore[no-untyped-def]
+    cast, actor_of, kind, monkeypatch
+):
+    """alice cannot find a vein at 10:00; bob draws the tube at 13:00. OBR-7 (and SPM-17) is
+    13:00, and the container that was never filled is not sent as a specimen (SPM)."""
+    lab = make_lab(cast, message_type=kind)
+    start = clock.now()
+    requisition = place(cast, actor_of, [make_catalog(lab)["cbc"]])
+    monkeypatch.setattr(clock, "now", lambda: start + dt.timedelta(minutes=10))
+    [failed] = order_services.record_not_collected(
+        actor=actor_of(cast.alice), requisition=requisition, reason="No vein", attempts=2
+    )
+    monkeypatch.setattr(clock, "now", lambda: start + dt.timedelta(hours=3))
+    done = order_services.collect_specimens(
+        actor=actor_of(cast.bob),
+        requisition=requisition,
+        collection=order_services.Collection(
+            confirm_name=True,
+            confirm_birth_date=requisition.patient.birth_date,
+            method="VENIP",
+            attempts=1,
+        ),
+    )
+    [drawn] = done.specimens
+    assert drawn.collected_at is not None
+    text = build_message(OrderMessage.objects.get(requisition=requisition))
+    stamp = clock.localtime(drawn.collected_at).strftime("%Y%m%d%H%M%S%z")
+    assert field(text, "OBR", 7) == stamp
+    assert failed.accession not in text
+    if kind == "OML^O21":
+        assert [field(text, "SPM", 2, n) for n in (1,)] == [f"{drawn.accession}&NORTHFM"]
+        assert names(text).count("SPM") == 1
+        assert field(text, "SPM", 17) == stamp
+    assert hl7apy_validate(text)
+
+
+@pytest.mark.django_db
+def test_only_a_failed_draw_leaves_the_specimen_pending(cast, actor_of):  # type: ignore[no-untyped-def]
+    lab = make_lab(cast)
+    requisition = place(cast, actor_of, [make_catalog(lab)["cbc"]])
+    order_services.record_not_collected(
+        actor=actor_of(cast.alice), requisition=requisition, reason="Patient refused",
+        problem="refused",
+    )  # fmt: skip
+    text = build_message(OrderMessage.objects.get(requisition=requisition))
+    assert field(text, "OBR", 7) == "" and field(text, "OBR", 11) == "P"  # pending specimen
 
 
 @pytest.mark.django_db

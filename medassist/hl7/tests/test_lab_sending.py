@@ -1,10 +1,13 @@
 """Sending orders end to end: bob orders -> queued OrderMessage -> ORM/OML over MLLP to the lab
-test double on 127.0.0.1 -> ACK stored; errors, rejections, silence, retries, and the order of
-a requisition's messages."""
+test double on 127.0.0.1 -> ACK stored; errors, rejections, silence, retries, waiting for the
+lab's address (no attempt spent), and the order of a requisition's messages."""
+
+import dataclasses
 
 import hl7
 import pytest
 
+from medassist.access.actor import Actor
 from medassist.audit.models import AuditEvent
 from medassist.core import clock
 from medassist.events.models import OutboxMessage
@@ -24,6 +27,26 @@ from medassist.labs.models import OrderMessage, PerformingLab
 from medassist.labs.services import orders as order_services
 
 pytestmark = pytest.mark.django_db
+
+
+def give_address(cast, lab, port, **changes):  # type: ignore[no-untyped-def]
+    """dana sets the lab's MLLP address on the catalog page (save_lab)."""
+    fields = order_services.LabFields(
+        name=lab.name,
+        facility=lab.facility,
+        clinic_facility=lab.clinic_facility,
+        application=lab.application,
+        message_type=lab.message_type,
+        host="127.0.0.1",
+        port=port,
+        timeout_seconds=1,
+    )
+    return order_services.save_lab(
+        actor=Actor.for_user(cast.dana),
+        clinic_id=lab.clinic_id,
+        fields=dataclasses.replace(fields, **changes),
+        lab=lab,
+    )
 
 
 @pytest.fixture
@@ -133,45 +156,59 @@ def test_nothing_listening(cast, actor_of, django_capture_on_commit_callbacks):
     assert om.status == OrderMessage.Status.QUEUED and "could not connect" in om.last_error
 
 
-def test_a_lab_without_an_address_keeps_the_order_waiting(
+def test_a_lab_without_an_address_keeps_the_order_waiting_and_spends_no_attempt(
     cast, actor_of, lab_double, django_capture_on_commit_callbacks
 ):
-    lab = make_lab(cast)  # no host, no port yet
+    lab = make_lab(cast)  # no host, no port yet (go-live day)
     requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    for _ in range(MAX_ATTEMPTS + 2):  # `medassist events run`, again and again
+        deliver_due()
     om = OrderMessage.objects.get(requisition=requisition)
-    assert om.status == OrderMessage.Status.QUEUED and om.message == ""
-    assert "no MLLP host and port" in om.last_error
-    PerformingLab.objects.filter(pk=lab.pk).update(host="127.0.0.1", port=lab_double.port)
+    assert om.status == OrderMessage.Status.QUEUED and om.message == "" and om.attempts == 0
+    assert om.last_error == "the lab has no address: set it on the catalog page"
+    [outbox] = OutboxMessage.objects.filter(kind="lab.order")
+    assert outbox.status == OutboxMessage.Status.SKIPPED and outbox.attempts == 1
+    assert "waiting: the lab has no address" in outbox.detail
+    with django_capture_on_commit_callbacks(execute=True):
+        give_address(cast, lab, lab_double.port)
+    assert lab_double.received == []  # not in dana's request: the next `events run` sends it
     deliver_due()
     om.refresh_from_db()
-    assert om.status == OrderMessage.Status.ACCEPTED and len(lab_double.received) == 1
+    assert om.status == OrderMessage.Status.ACCEPTED and om.attempts == 1 and om.last_error == ""
+    assert len(lab_double.received) == 1
+    saved = AuditEvent.objects.filter(entity_id=str(lab.public_id)).latest("id")
+    assert "1 waiting order message(s) queued to send" in saved.description
+
+
+def test_saving_the_lab_again_queues_nothing_twice(
+    cast, actor_of, lab_double, django_capture_on_commit_callbacks
+):
+    lab = make_lab(cast)
+    order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    give_address(cast, lab, lab_double.port)
+    give_address(cast, lab, lab_double.port)  # saved twice before `events run`
+    assert OutboxMessage.objects.filter(kind="lab.order", status="queued").count() == 1
+    deliver_due()
+    assert len(lab_double.received) == 1 and lab_double.duplicates == 0
 
 
 def test_an_order_collected_while_waiting_goes_out_with_its_specimen(
-    cast, actor_of, lab_double, django_capture_on_commit_callbacks
+    cast, actor_of, lab_double, django_capture_on_commit_callbacks, settings
 ):
     from medassist.hl7.tests.test_lab_orders import collect
 
+    settings.TIME_ZONE = "America/Chicago"
     lab = make_lab(cast, message_type="OML^O21")
     requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
     collect(cast, actor_of, requisition)
-    PerformingLab.objects.filter(pk=lab.pk).update(host="127.0.0.1", port=lab_double.port)
+    give_address(cast, lab, lab_double.port)
     deliver_due()
     [received] = lab_double.received
     specimen = requisition.orders.get().specimens.get()
     assert field(received, "SPM", 2) == f"{specimen.accession}&NORTHFM"
-    assert field(received, "OBR", 7) == specimen.collected_at.strftime("%Y%m%d%H%M%S%z")
-
-
-def test_a_failed_lab_after_the_last_attempt_when_never_configured(
-    cast, actor_of, django_capture_on_commit_callbacks
-):
-    lab = make_lab(cast)
-    requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
-    for _ in range(MAX_ATTEMPTS):
-        deliver_due()
-    om = OrderMessage.objects.get(requisition=requisition)
-    assert om.status == OrderMessage.Status.FAILED and "no MLLP host" in om.last_error
+    drawn = clock.localtime(specimen.collected_at).strftime("%Y%m%d%H%M%S%z")
+    assert drawn[-5:] in ("-0600", "-0500")  # Chicago's offset, not +0000
+    assert field(received, "OBR", 7) == drawn
 
 
 def test_a_cancel_never_overtakes_its_new_order(cast, actor_of, django_capture_on_commit_callbacks):
@@ -185,8 +222,9 @@ def test_a_cancel_never_overtakes_its_new_order(cast, actor_of, django_capture_o
             )
         assert double.received == []  # the cancel waited for it
         cancel = OrderMessage.objects.get(requisition=requisition, control="CA")
-        assert "earlier message" in cancel.last_error
-        deliver_due()
+        assert cancel.status == "queued" and cancel.attempts == 0
+        assert "waits for the new order" in cancel.last_error
+        deliver_due()  # the new order goes, is accepted, and the cancel is queued behind it
         deliver_due()
         controls = [str(hl7.parse(m).segment("ORC")[1]) for m in double.received]
     assert controls == ["NW", "CA"]
@@ -242,5 +280,9 @@ def test_a_disabled_lab_keeps_the_message_waiting(
     PerformingLab.objects.filter(pk=lab.pk).update(enabled=False)
     deliver_due()
     om = OrderMessage.objects.get(requisition=requisition)
-    assert om.status == "queued" and "turned off" in om.last_error
+    assert om.status == "queued" and "turned off" in om.last_error and om.attempts == 0
     assert lab_double.received == []
+    give_address(cast, lab, lab_double.port, enabled=True)  # turned on again
+    deliver_due()
+    om.refresh_from_db()
+    assert om.status == "accepted" and len(lab_double.received) == 1

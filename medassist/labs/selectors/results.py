@@ -29,16 +29,25 @@ from medassist.access.permissions import Permission
 from medassist.access.policies import can
 from medassist.audit.models import Action
 from medassist.audit.services import out_of_reach, record
+from medassist.core import clock
 from medassist.labs.models import (
     ABNORMAL_FLAGS,
     CRITICAL_FLAGS,
+    VOID_RESULT_STATUSES,
     InboundMessage,
     LabReport,
     LabResult,
     OrderMessage,
     ResultAlert,
 )
-from medassist.labs.services.results import INBOX_STATUSES, flag_label, value_text
+from medassist.labs.services.results import (
+    INBOX_STATUSES,
+    escalate_after,
+    flag_label,
+    inbound_scope,
+    reviews_at,
+    value_text,
+)
 from medassist.patients.models import Patient
 
 INBOX_ROWS = 200
@@ -91,11 +100,16 @@ class Inbox:
 
 def inbox(actor: Actor) -> Inbox:
     """The reports waiting for this provider's review (critical first, then abnormal, then the
-    others, newest first), and those they reviewed and have not released. Four queries."""
+    others, newest first), and those they reviewed and have not released. Theirs are those
+    they ordered, and those of any provider who does not review results at the clinic any
+    more (left, membership ended, role changed): such a report is every reviewer's there, so
+    it reaches someone. Four queries."""
     clinics = _scope(actor, Permission.REVIEW_LAB_RESULTS)
     if not clinics:
         raise PermissionDenied("Only a provider has a results inbox.")
-    mine = LabReport.objects.filter(ordering_provider_id=actor.user_id, clinic_id__in=clinics)
+    mine = LabReport.objects.filter(clinic_id__in=clinics).filter(
+        Q(ordering_provider_id=actor.user_id) | ~reviews_at("ordering_provider_id")
+    )
     unreviewed = mine.filter(reviewed_at__isnull=True)
     counts = unreviewed.aggregate(
         n_critical=Count("id", filter=Q(critical=True)),
@@ -129,9 +143,13 @@ def inbox(actor: Actor) -> Inbox:
 
 
 def _inbox_rows(rows: QuerySet[LabReport]) -> QuerySet[LabReport]:
-    return rows.select_related("patient", "order").annotate(
+    return rows.select_related("patient", "order", "ordering_provider").annotate(
         has_open_alert=_open_alert(),
-        flagged=Count("results", filter=Q(results__flag__in=list(ABNORMAL_FLAGS))),
+        flagged=Count(
+            "results",
+            filter=Q(results__flag__in=list(ABNORMAL_FLAGS))
+            & ~Q(results__status__in=VOID_RESULT_STATUSES),
+        ),
     )
 
 
@@ -151,16 +169,29 @@ class ResultRow:
         return value_text(self.result)
 
     @property
+    def void(self) -> bool:
+        """Entered in error (OBX-11 W) or cancelled (X) by the lab: struck through."""
+        return self.result.void
+
+    @property
+    def void_text(self) -> str:
+        if self.result.status == "cancelled":
+            return f"cancelled by the lab ({self.performer}): no result"
+        return f"entered in error by the lab ({self.performer})"
+
+    @property
     def flagged(self) -> bool:
-        return self.result.flag in ABNORMAL_FLAGS
+        return self.result.flag in ABNORMAL_FLAGS and not self.void
 
     @property
     def critical(self) -> bool:
-        return self.result.flag in CRITICAL_FLAGS
+        return self.result.flag in CRITICAL_FLAGS and not self.void
 
     @property
     def flag_text(self) -> str:
         """The lab's flag, always attributed: never the viewer's judgement."""
+        if self.void:
+            return f"None: {self.void_text}"
         if not self.result.flag:
             return f"No flag from {self.performer}"
         return f"Flag from {self.performer}: {flag_label(self.result.flag)}"
@@ -289,8 +320,12 @@ def _previous_versions(report: LabReport) -> dict[str, str]:
 
 
 def _visible_results(actor: Actor, patient: Patient) -> QuerySet[LabResult]:
-    rows = LabResult.objects.filter(patient=patient).exclude(
-        report__status=LabReport.Status.CANCELLED
+    # Neither a cancelled report's results nor a result the lab entered in error or cancelled
+    # (OBX-11 W, X) is a trend point or anyone's "previous" value.
+    rows = (
+        LabResult.objects.filter(patient=patient)
+        .exclude(report__status=LabReport.Status.CANCELLED)
+        .exclude(status__in=VOID_RESULT_STATUSES)
     )
     if not can(actor, Permission.REVIEW_LAB_RESULTS, patient):
         rows = rows.filter(report__released_at__isnull=False)
@@ -371,7 +406,11 @@ def patient_results(actor: Actor, patient_id: uuid.UUID | str) -> PatientResults
         show = may_review or r.released_at is not None
         rows = [ResultRow(x, r.performer) for x in by_report.get(r.pk, [])] if show else []
         for row in rows:
-            if row.result.value_number is not None and r.status != LabReport.Status.CANCELLED:
+            if (
+                row.result.value_number is not None
+                and r.status != LabReport.Status.CANCELLED
+                and not row.void
+            ):
                 trends.setdefault(row.result.loinc, row.result.name)
         out.append(PatientReport(r, show, rows))
     return PatientResults(patient, out, may_review, sorted(trends.items(), key=lambda t: t[1]))
@@ -485,17 +524,29 @@ def trend(actor: Actor, patient_id: uuid.UUID | str, loinc: str) -> tuple[Patien
 
 
 def open_alerts(actor: Actor) -> list[ResultAlert]:
-    """The critical results waiting for this provider's acknowledgment, oldest first."""
+    """The critical results waiting for this provider's acknowledgment, oldest first: their
+    own; those whose owner does not review results at the clinic (or that have none); and
+    every one at their clinics left unacknowledged past escalate_after() (escalated). Each
+    carries `owner_reviews` (whether its owner reviews there) and `overdue`. One query."""
     clinics = _scope(actor, Permission.REVIEW_LAB_RESULTS)
     if not clinics:
         return []
-    return list(
-        ResultAlert.objects.filter(
-            owner_id=actor.user_id, clinic_id__in=clinics, status=ResultAlert.Status.REQUESTED
+    cutoff = clock.now() - escalate_after()
+    alerts: list[ResultAlert] = list(
+        ResultAlert.objects.filter(clinic_id__in=clinics, status=ResultAlert.Status.REQUESTED)
+        .annotate(owner_reviews=reviews_at("owner_id"))
+        .filter(
+            Q(owner_id=actor.user_id)
+            | Q(owner_reviews=False)
+            | Q(escalated_at__isnull=False)
+            | Q(raised_at__lte=cutoff)
         )
-        .select_related("patient", "report")
+        .select_related("patient", "report", "owner")
         .order_by("raised_at", "id")[:20]
     )
+    for alert in alerts:
+        alert.overdue = alert.escalated_at is not None or alert.raised_at <= cutoff  # type: ignore[attr-defined]
+    return alerts
 
 
 def get_alert(actor: Actor, public_id: uuid.UUID | str) -> ResultAlert:
@@ -530,13 +581,13 @@ class Queue:
 
 
 def interface_queue(actor: Actor) -> Queue:
-    """Messages from the labs that could not be filed (of the manager's clinics; those with no
-    clinic are for the command line), orders the labs did not accept, and the last handled.
-    Three queries."""
+    """Messages from the labs that could not be filed (of the manager's clinics, and those that
+    came with no clinic from the sending facility, MSH-4, of one of their clinics' labs), orders
+    the labs did not accept, and the last handled. Four queries."""
     clinics = _scope(actor, Permission.MANAGE_LAB_INTERFACE)
     if not clinics:
         raise PermissionDenied("Only the clinic manager sees the lab interface's error queue.")
-    inbound = InboundMessage.objects.filter(clinic_id__in=clinics).select_related("lab")
+    inbound = InboundMessage.objects.filter(inbound_scope(clinics)).select_related("lab")
     messages = list(
         inbound.filter(status__in=INBOX_STATUSES).order_by("-received_at", "-id")[:QUEUE_ROWS]
     )
@@ -563,12 +614,17 @@ def interface_queue(actor: Actor) -> Queue:
     return Queue(messages, order_messages, handled)
 
 
+HIDDEN = "value hidden: results are for the provider"
+
+
 @dataclass
 class MessageView:
     message: InboundMessage
     segments: list[str]
     ack_segments: list[str]
     reports: list[LabReport]
+    header_only: bool = False  # filed or handled: only its MSH is shown
+    masked: bool = False  # values and flags hidden from a viewer who does not review results
 
     @property
     def waiting(self) -> bool:
@@ -581,10 +637,36 @@ def segments(raw: str) -> list[str]:
     return [s for s in text.split("\r") if s.strip()]
 
 
+def _masked(segment: str, separator: str) -> str:
+    """OBX-5 (the value) and OBX-8 (the lab's flag), and an NTE's comment (NTE-3, which often
+    repeats the value), replaced by HIDDEN."""
+    fields = segment.split(separator)
+    hide = {"OBX": (5, 8), "NTE": (3,)}.get(fields[0].strip().upper(), ())
+    for n in hide:
+        if len(fields) > n and fields[n].strip():
+            fields[n] = f"[{HIDDEN}]"
+    return separator.join(fields)
+
+
+def message_segments(message: InboundMessage, *, may_see_values: bool) -> tuple[list[str], bool]:
+    """What the message page shows of the raw message: every segment while it waits in the
+    queue (values and flags masked for a viewer who does not review results); only the MSH
+    once it was filed or handled (its results are in the chart, where release governs who
+    sees them). Returns (segments, header_only)."""
+    lines = segments(message.raw)
+    if message.status not in INBOX_STATUSES:
+        return [s for s in lines if s.startswith("MSH")], True
+    if may_see_values:
+        return lines, False
+    header = next((s for s in lines if s.startswith("MSH")), "")
+    separator = header[3] if len(header) > 3 else "|"
+    return [_masked(s, separator) for s in lines], False
+
+
 def get_inbound(actor: Actor, public_id: uuid.UUID | str) -> InboundMessage:
     message = (
         InboundMessage.objects.filter(
-            clinic_id__in=_scope(actor, Permission.MANAGE_LAB_INTERFACE), public_id=public_id
+            inbound_scope(_scope(actor, Permission.MANAGE_LAB_INTERFACE)), public_id=public_id
         )
         .select_related("lab", "handled_by")
         .first()
@@ -606,4 +688,15 @@ def message_view(actor: Actor, public_id: uuid.UUID | str) -> MessageView:
         entity_id=str(message.public_id),
         description=f"lab message {message.control_id} ({message.get_status_display()}) shown",
     )
-    return MessageView(message, segments(message.raw), segments(message.ack), reports)
+    reviews = message.clinic_id is not None and message.clinic_id in _scope(
+        actor, Permission.REVIEW_LAB_RESULTS
+    )
+    shown, header_only = message_segments(message, may_see_values=reviews)
+    return MessageView(
+        message,
+        shown,
+        segments(message.ack),
+        reports,
+        header_only=header_only,
+        masked=not reviews and not header_only,
+    )

@@ -3,7 +3,10 @@
 place_order() is how a provider orders: one LabRequisition per performing lab (each is sent as
 one ORM^O01 / OML^O21), one LabOrder per test with its placer number, and the new-order
 message (ORC-1 NW) queued in the same transaction for the HL7 adapter to send after commit.
-cancel_order() revokes one test and queues its cancel message (ORC-1 CA).
+cancel_order() revokes one test and queues its cancel message (ORC-1 CA). A message the lab
+could not be reached with (failed) or answered with an error (AE) is sent again by the clinic
+manager with resend_order_message(); messages that waited for the lab's address go when the
+lab is saved with it (save_lab).
 
 collect_specimens() is how the medical assistant records the draw. Before anything is saved it
 checks, and refuses with a message naming the field and the fix:
@@ -46,6 +49,7 @@ from medassist.audit.services import record
 from medassist.clinics.models import Clinic
 from medassist.core import clock
 from medassist.encounters.models import Encounter
+from medassist.events.models import OutboxMessage
 from medassist.events.services import enqueue
 from medassist.labs.draw import CONTAINERS, Container, in_order_of_draw
 from medassist.labs.models import (
@@ -64,6 +68,11 @@ from medassist.labs.models import (
 from medassist.patients.models import Patient
 
 LAB_ORDER_KIND = "lab.order"
+#: Why an order message waits for a lab without an MLLP host and port (OrderMessage.last_error).
+NO_ADDRESS = "the lab has no address: set it on the catalog page"
+#: What a manager may send again: the lab could not be reached, or answered AE. Not AR: a
+#: rejected message is refused whatever the number of times it is sent.
+RESENDABLE = (OrderMessage.Status.FAILED, OrderMessage.Status.ERROR)
 
 MAX_DIAGNOSES = 12  # the 837P claim carries 12 diagnosis pointers; labs take as many
 MAX_TIMED_DRAW_AHEAD = dt.timedelta(days=30)
@@ -261,13 +270,123 @@ def _queue_message(
         control_id=_control_id(),
     )
     message.orders.set(list(orders))
+    _send_later(message, background=True)
+    return message
+
+
+def _send_later(
+    message: OrderMessage, *, process_after_commit: bool = True, background: bool = False
+) -> None:
     enqueue(
         LAB_ORDER_KIND,
         {"message_id": message.pk},
-        subject=str(requisition.public_id),
-        background=True,
+        subject=str(message.requisition.public_id),
+        process_after_commit=process_after_commit,
+        background=background,
     )
-    return message
+
+
+def wake_order_messages(
+    messages: Iterable[OrderMessage], *, process_after_commit: bool = False, idle_only: bool = True
+) -> list[OrderMessage]:
+    """Queue the sending again of order messages that wait ("queued") for what has now
+    happened: the lab got its address, or the new order a cancel follows was accepted. Those
+    with an outbox entry still queued (a retry after a refused connection, say) keep it, unless
+    ``idle_only`` is False (the caller knows that entry may be about to give up waiting: the
+    adapter's handler claims the message before sending, so it never goes twice at once).
+    Returns the messages queued again."""
+    waiting = [m for m in messages if m.status == OrderMessage.Status.QUEUED]
+    if not waiting:
+        return []
+    busy: set[int] = set()
+    if idle_only:
+        busy = {
+            int(pk)
+            for pk in OutboxMessage.objects.filter(
+                kind=LAB_ORDER_KIND,
+                status=OutboxMessage.Status.QUEUED,
+                payload__message_id__in=[m.pk for m in waiting],
+            ).values_list("payload__message_id", flat=True)
+        }
+    woken = [m for m in waiting if m.pk not in busy]
+    for message in woken:
+        _send_later(message, process_after_commit=process_after_commit)
+    return woken
+
+
+def resend_order_message(*, actor: Actor, message: OrderMessage) -> OrderMessage:
+    """Send a failed message (the lab could not be reached) or one the lab answered with an
+    error (AE) again, as it was: the same frozen bytes under the same MSH-10, so the lab can
+    tell a resend from a new order. Its status goes back to queued, its attempts to 0, the
+    last answer is cleared (it stays in the audit trail); a cancel waiting for this new order
+    follows once the lab accepts it."""
+    _at_clinic(
+        actor,
+        Permission.MANAGE_LAB_INTERFACE,
+        message.clinic_id,
+        "Only the clinic manager sends messages to the lab again.",
+    )
+    with transaction.atomic():
+        locked = (
+            OrderMessage.objects.select_for_update()
+            .select_related("requisition", "requisition__lab", "requisition__patient")
+            .get(pk=message.pk)
+        )
+        lab = locked.requisition.lab
+        if locked.status not in RESENDABLE:
+            raise _refuse(
+                "general",
+                f"Message {locked.control_id} is {locked.get_status_display().lower()}: only a "
+                "message that failed or that the lab answered with an error (AE) is sent again."
+                + (
+                    " A rejected one (AR) needs the order put right and placed again."
+                    if locked.status == OrderMessage.Status.REJECTED
+                    else ""
+                ),
+                "not_resendable",
+            )
+        if not lab.enabled:
+            raise _refuse(
+                "general",
+                f"The interface to {lab.name} is turned off: turn it on on the catalog page, "
+                "then send the message again.",
+                "lab_disabled",
+            )
+        if not lab.host or not lab.port:
+            raise _refuse(
+                "general",
+                f"{NO_ADDRESS[0].upper()}{NO_ADDRESS[1:]}, then send the message again.",
+                "no_address",
+            )
+        before = locked.get_status_display()
+        said = locked.ack_text or locked.last_error
+        OrderMessage.objects.filter(pk=locked.pk).update(
+            status=OrderMessage.Status.QUEUED,
+            attempts=0,
+            last_error="",
+            ack_code="",
+            ack_text="",
+            ack_errors=[],
+            ack_raw="",
+            answered_at=None,
+            updated_at=clock.now(),
+        )
+        locked.refresh_from_db()
+        _send_later(locked, background=True)
+        record(
+            actor,
+            Action.UPDATE,
+            "MessageHeader",
+            patient=locked.requisition.patient,
+            clinic_id=locked.clinic_id,
+            entity_id=str(locked.public_id),
+            description=(
+                f"{lab.message_type} {locked.control_id} ({locked.control}; requisition "
+                f"{locked.requisition.number}) to {lab.name} queued to be sent again; it was "
+                f"{before}" + (f": {said}" if said else "")
+            )[:500],
+        )
+    return locked
 
 
 # -- Ordering ----------------------------------------------------------------------------------
@@ -1492,6 +1611,15 @@ def save_lab(
             PerformingLab.objects.filter(pk=lab.pk).update(updated_at=clock.now(), **values)
             lab.refresh_from_db()
             action = Action.UPDATE
+        woken: list[OrderMessage] = []
+        if lab_has_interface(lab):
+            # What waited for the address (or for the lab to be turned on) goes with the next
+            # `medassist events run`, in the order it was queued.
+            woken = wake_order_messages(
+                OrderMessage.objects.filter(requisition__lab=lab, status=OrderMessage.Status.QUEUED)
+                .select_related("requisition")
+                .order_by("pk")
+            )
         record(
             actor,
             action,
@@ -1499,7 +1627,8 @@ def save_lab(
             clinic_id=clinic_id,
             entity_id=str(lab.public_id),
             description=f"performing lab {lab.name} (CLIA {lab.clia_number or '-'}; "
-            f"{lab.message_type}; {lab.host or 'no interface'})",
+            f"{lab.message_type}; {lab.host or 'no interface'})"
+            + (f"; {len(woken)} waiting order message(s) queued to send" if woken else ""),
         )
     return lab
 

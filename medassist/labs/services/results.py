@@ -7,7 +7,13 @@ alerts, and the interface's error queue.
   before anything is written; one report that cannot be matched stops the whole message
   (NotFiled with every problem found, nothing stored), because half a message filed and half in
   the error queue is harder to put right than a whole one waiting for a person.
+  An older report never overwrites a newer one (a preliminary or final after the correction,
+  or one issued before the version held: refused, OBR-25 / OBR-22, code 207), and the same
+  report sent again under a new MSH-10 changes nothing (linked and audited as a repeat).
 - file_point_of_care(): a CLIA-waived test run in the clinic, stored and routed the same way.
+- Critical results alert the ordering provider, or every reviewer of the clinic when the
+  provider does not review results there; escalate_overdue_alerts() puts an alert left
+  unacknowledged past escalate_after() on every reviewer's banner.
 - review_report / release_report / record_patient_told / acknowledge_result_alert: the
   provider's and the MA's actions. An MA never sees a value before the provider released it
   (DOMAIN.md: the MA does not interpret results; the system routes findings to the provider).
@@ -26,15 +32,19 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from medassist.access.actor import Actor
 from medassist.access.permissions import Permission
 from medassist.access.policies import can
+from medassist.access.roles import Role, permissions_for
 from medassist.audit.models import Action, Outcome
 from medassist.audit.services import record
+from medassist.clinics.models import Membership
 from medassist.core import clock
 from medassist.labs.intake import (
     IncomingReport,
@@ -46,6 +56,7 @@ from medassist.labs.intake import (
 from medassist.labs.models import (
     ABNORMAL_FLAGS,
     CRITICAL_FLAGS,
+    VOID_RESULT_STATUSES,
     CustodyEvent,
     Flag,
     InboundMessage,
@@ -96,6 +107,47 @@ def system_actor() -> Actor:
 
 def _record_as_system(action: Action, entity: str, **fields: Any) -> None:
     record(system_actor(), action, entity, username=SYSTEM_USERNAME, **fields)
+
+
+# -- Who reviews results at a clinic ------------------------------------------------------------
+
+
+def reviewer_roles() -> list[str]:
+    """The roles that hold REVIEW_LAB_RESULTS (access/roles.py: the provider)."""
+    return [r for r in Role.values if Permission.REVIEW_LAB_RESULTS in permissions_for({r})]
+
+
+def reviewers(clinic_id: int) -> QuerySet[Membership]:
+    """Every active member with REVIEW_LAB_RESULTS at the clinic (an active user, an active
+    membership in a role that holds the permission)."""
+    return Membership.objects.filter(
+        clinic_id=clinic_id, active=True, user__is_active=True, role__in=reviewer_roles()
+    )
+
+
+def reviews_at(user_field: str, clinic_field: str = "clinic_id") -> Exists:
+    """For a queryset of reports or alerts: does the user in `user_field` review results at the
+    row's clinic today? (False for no user.) A report or alert whose person does not (they
+    left, their membership ended, their role changed) is every reviewer's of the clinic."""
+    return Exists(
+        Membership.objects.filter(
+            user_id=OuterRef(user_field),
+            clinic_id=OuterRef(clinic_field),
+            active=True,
+            user__is_active=True,
+            role__in=reviewer_roles(),
+        )
+    )
+
+
+def escalate_after() -> dt.timedelta:
+    """How long a critical-result alert waits for its owner before it goes on the banner of
+    every reviewer at the clinic: settings.LAB_ALERT_ESCALATE_MINUTES, 10 by default, the same
+    default as the vitals policy's escalation (medassist/vitals/policy.py, Policy.escalate_after
+    = 10: "an unacknowledged alert escalates ... after 10 minutes", a medassist default). The
+    Joint Commission (NPSG.02.03.01) asks each organisation to set its own time frame for
+    reporting critical results; this is ours until the clinic sets one."""
+    return dt.timedelta(minutes=int(getattr(settings, "LAB_ALERT_ESCALATE_MINUTES", 10)))
 
 
 # -- Reference ranges (pure) --------------------------------------------------------------------
@@ -153,11 +205,20 @@ def parse_reference_range(text: str) -> ReferenceRange:
 
 
 def is_abnormal(flags: Iterable[str]) -> bool:
+    """Only L, H, LL, HH, A, AA, < and > (HL7 v2.5.1 table 0078's range flags) make a result
+    abnormal; the delta, susceptibility and qualitative codes do not."""
     return any(f in ABNORMAL_FLAGS for f in flags)
 
 
 def is_critical(flags: Iterable[str]) -> bool:
+    """LL, HH and AA (table 0078: "panic limits", "very abnormal")."""
     return any(f in CRITICAL_FLAGS for f in flags)
+
+
+def counted_flags(results: Iterable[Any]) -> list[str]:
+    """The flags of the results that say something about the patient: not those entered in
+    error or cancelled by the lab (OBX-11 W, X)."""
+    return [r.flag for r in results if r.status not in VOID_RESULT_STATUSES]
 
 
 def value_text(result: Any) -> str:
@@ -208,6 +269,7 @@ class _Plan:
     order: LabOrder
     existing: LabReport | None
     location: str
+    repeat: bool = False  # the same report as stored, sent again: changes nothing
 
 
 def _location(report: IncomingReport, index: int) -> str:
@@ -262,6 +324,9 @@ def _match(lab: PerformingLab, message: IncomingResults) -> list[_Plan]:
         .select_related("patient", "requisition", "test")
     }
     existing = {r.order_id: r for r in LabReport.objects.filter(order__in=list(orders.values()))}
+    held: dict[int, list[LabResult]] = {}
+    for stored in LabResult.objects.filter(report__in=list(existing.values())):
+        held.setdefault(stored.report_id, []).append(stored)
     plans: list[_Plan] = []
     seen: set[str] = set()
     for index, (incoming, placer) in enumerate(zip(message.reports, placers, strict=True), 1):
@@ -310,19 +375,12 @@ def _match(lab: PerformingLab, message: IncomingResults) -> list[_Plan]:
             )
             continue
         earlier = existing.get(order.pk)
-        if (
-            earlier is not None
-            and incoming.status == LabReport.Status.PRELIMINARY
-            and earlier.status in (LabReport.Status.FINAL, LabReport.Status.CORRECTED)
-        ):
-            problems.append(
-                Problem(
-                    f"{where}-25",
-                    f"A preliminary report for order {placer} after its final one: not filed "
-                    "over the final (send a corrected report, OBR-25 C, to change it).",
-                    APPLICATION_ERROR,
-                )
-            )
+        if earlier is not None and _same_as_stored(incoming, earlier, held.get(earlier.pk, [])):
+            plans.append(_Plan(incoming, order, earlier, where, repeat=True))
+            continue
+        stale = _stale(incoming, earlier, placer, where) if earlier is not None else None
+        if stale is not None:
+            problems.append(stale)
             continue
         problems += _check_results(incoming, where)
         plans.append(_Plan(incoming, order, earlier, where))
@@ -330,6 +388,100 @@ def _match(lab: PerformingLab, message: IncomingResults) -> list[_Plan]:
         unique = list(dict.fromkeys(problems))
         raise NotFiled(problems=unique)
     return plans
+
+
+def _stale(incoming: IncomingReport, earlier: LabReport, placer: str, where: str) -> Problem | None:
+    """An older report must not overwrite a newer one (a late delivery, a resend, the error
+    queue's Retry of a message the lab has corrected since). HL7 v2.5.1 ch. 7 (OBR-25, table
+    0123): a final report is changed by a corrected one (C); a preliminary or final arriving
+    after the correction, or any report issued (OBR-22) before the version we hold, is an
+    older report and is refused, with what the lab should send instead."""
+    status = LabReport.Status
+    fix = "send a corrected report, OBR-25 C, to change it"
+    if incoming.status == status.PRELIMINARY and earlier.status in (status.FINAL, status.CORRECTED):
+        which = "corrected" if earlier.status == status.CORRECTED else "final"
+        return Problem(
+            f"{where}-25",
+            f"A preliminary report for order {placer} after its {which} one: not filed over "
+            f"the {which} ({fix}).",
+            APPLICATION_ERROR,
+        )
+    if incoming.status == status.FINAL and earlier.status == status.CORRECTED:
+        return Problem(
+            f"{where}-25",
+            f"A final report for order {placer} after its corrected one: not filed over the "
+            f"correction ({fix}).",
+            APPLICATION_ERROR,
+        )
+    if incoming.issued_at is not None and incoming.issued_at < earlier.issued_at:
+        return Problem(
+            f"{where}-22",
+            f"The report for order {placer} was issued {_when(incoming.issued_at)} (OBR-22), "
+            f"before the version we hold (issued {_when(earlier.issued_at)}): an older report "
+            f"is not filed over a newer one ({fix}, with its new OBR-22).",
+            APPLICATION_ERROR,
+        )
+    return None
+
+
+def _when(at: dt.datetime) -> str:
+    return f"{clock.localtime(at):%Y-%m-%d %H:%M}"
+
+
+# What makes two versions of an observation the same (its value, flag, range, unit, status and
+# the lab's note): a report resent with all of these unchanged is the same report.
+_SAME = (
+    "loinc",
+    "sequence",
+    "value_type",
+    "value_number",
+    "value_comparator",
+    "value_text",
+    "value_code",
+    "unit",
+    "reference_text",
+    "flag",
+    "status",
+    "note",
+)
+
+
+def _same_as_stored(
+    incoming: IncomingReport, earlier: LabReport, stored: Sequence[LabResult]
+) -> bool:
+    """The lab sent again what we hold (a re-queue under a new MSH-10, a nightly "resend all
+    finals"): same status, same observations. Filing it would make a new version and send
+    the provider's review, the release and what the patient was told back to the start."""
+    if incoming.status != earlier.status:
+        return False
+    if incoming.filler_number[:40] != earlier.filler_number:
+        return False
+    if incoming.collected_at is not None and incoming.collected_at != earlier.collected_at:
+        return False
+    if incoming.status == LabReport.Status.CANCELLED and not incoming.results:
+        return True  # a cancellation without results keeps the old ones (_file_one)
+    if len(stored) != len(incoming.results):
+        return False
+
+    def key(row: dict[str, Any]) -> tuple[str, int]:
+        return (str(row["loinc"]), int(row["sequence"]))
+
+    sent = sorted(
+        (
+            {**_result_fields(r, earlier), "observed_explicitly": r.observed_at is not None}
+            for r in incoming.results
+        ),
+        key=key,
+    )
+    held = sorted(
+        ({name: getattr(r, name) for name in (*_SAME, "observed_at")} for r in stored), key=key
+    )
+    for new, old in zip(sent, held, strict=True):
+        if any(new[name] != old[name] for name in _SAME):
+            return False
+        if new["observed_explicitly"] and new["observed_at"] != old["observed_at"]:
+            return False
+    return True
 
 
 def _check_patient(message: IncomingResults, order: LabOrder) -> list[Problem]:
@@ -377,11 +529,36 @@ def file_results(
         # not both create the report, nor a preliminary slip in over a final filed meanwhile.
         plans = _match(lab, message)
         for plan in plans:
-            reports.append(_file_one(lab, plan, now))
+            if plan.repeat:
+                reports.append(_file_repeat(lab, plan, message.control_id))
+            else:
+                reports.append(_file_one(lab, plan, now))
         _receive_specimens(lab, plans, now)
         if inbound is not None:
             inbound.reports.add(*reports)
     return reports
+
+
+def _file_repeat(lab: PerformingLab, plan: _Plan, control_id: str) -> LabReport:
+    """The same report again: nothing changes (its version, review, release and what the
+    patient was told stay); the message is linked to it by the caller, and the audit trail
+    says it came again."""
+    report = plan.existing
+    if report is None:  # a repeat is always of a stored report (_match)
+        raise ValueError("A repeat needs the stored report.")
+    _record_as_system(
+        Action.UPDATE,
+        "DiagnosticReport",
+        patient=plan.order.patient,
+        clinic_id=plan.order.clinic_id,
+        entity_id=str(report.public_id),
+        description=(
+            f"{report.name}: {lab.name} sent version {report.version} again for order "
+            f"{plan.order.placer_number} (message {control_id or '(no MSH-10)'}): a repeat, "
+            "identical to what is filed; nothing changed"
+        )[:500],
+    )
+    return report
 
 
 def _snapshot(report: LabReport, results: Sequence[LabResult]) -> dict[str, Any]:
@@ -527,7 +704,7 @@ def _file_one(lab: PerformingLab, plan: _Plan, now: dt.datetime) -> LabReport:
         results = _store_results(report, incoming.results)
     else:
         results = old_results
-    flags = [r.flag for r in results]
+    flags = counted_flags(results)
     report.abnormal = is_abnormal(flags)
     report.critical = is_critical(flags)
     report.save()
@@ -551,8 +728,11 @@ def _file_one(lab: PerformingLab, plan: _Plan, now: dt.datetime) -> LabReport:
 
 
 def _collected_at(order: LabOrder) -> dt.datetime | None:
+    """When the first specimen of the order was drawn; not a specimen recorded as not
+    collected (its time is when the attempt was given up, not a draw)."""
     return (
         Specimen.objects.filter(orders=order, collected_at__isnull=False)
+        .exclude(status=Specimen.Status.NOT_COLLECTED)
         .order_by("collected_at")
         .values_list("collected_at", flat=True)
         .first()
@@ -617,23 +797,35 @@ def _alert_reason(report: LabReport, results: Sequence[LabResult]) -> str:
     parts = [
         f"{r.name} {value_text(r)} (flag from {report.performer}: {flag_label(r.flag)})"
         for r in results
-        if r.flag in CRITICAL_FLAGS
+        if r.flag in CRITICAL_FLAGS and r.status not in VOID_RESULT_STATUSES
     ]
     return ("; ".join(parts) or report.name)[:300]
 
 
+def alert_owner_id(report: LabReport) -> int | None:
+    """Who a critical result alerts: the ordering provider while they review results at the
+    report's clinic; otherwise nobody in particular, which puts it on the banner of every
+    reviewer at the clinic (selectors.results.open_alerts), so it reaches someone."""
+    provider = report.ordering_provider_id
+    if provider is None or not reviewers(report.clinic_id).filter(user_id=provider).exists():
+        return None
+    return provider
+
+
 def _raise_alert(report: LabReport, results: Sequence[LabResult], actor: Actor | None) -> None:
-    """One open alert per report (FHIR Task, priority stat, owned by the ordering provider). A
-    report filed again with the same critical values raises nothing new; new critical values
-    update the open alert, or raise a new one if the last was already acknowledged."""
+    """One open alert per report (FHIR Task, priority stat, owned by the ordering provider, or
+    by the clinic's reviewers when the provider does not review here). A report filed again
+    with the same critical values raises nothing new; new critical values update the open
+    alert, or raise a new one if the last was already acknowledged."""
     reason = _alert_reason(report, results)
     alerts = list(ResultAlert.objects.select_for_update().filter(report=report))
     if any(a.reason == reason for a in alerts):
         return
+    owner_id = alert_owner_id(report)
     open_alert = next((a for a in alerts if a.status == ResultAlert.Status.REQUESTED), None)
     if open_alert is not None:
         ResultAlert.objects.filter(pk=open_alert.pk).update(
-            reason=reason, updated_at=clock.now(), owner_id=report.ordering_provider_id
+            reason=reason, updated_at=clock.now(), owner_id=owner_id
         )
         alert = open_alert
         action = Action.UPDATE
@@ -642,21 +834,70 @@ def _raise_alert(report: LabReport, results: Sequence[LabResult], actor: Actor |
             clinic_id=report.clinic_id,
             patient_id=report.patient_id,
             report=report,
-            owner_id=report.ordering_provider_id,
+            owner_id=owner_id,
             reason=reason,
+            raised_at=clock.now(),
             created_by_id=actor.user_id if actor else None,
         )
         action = Action.CREATE
+    whom = (
+        "the ordering provider"
+        if owner_id is not None
+        else "every reviewer at the clinic (the ordering provider does not review results here)"
+    )
     fields: dict[str, Any] = {
         "patient": report.patient,
         "clinic_id": report.clinic_id,
         "entity_id": str(alert.public_id),
-        "description": f"critical result alert for the ordering provider: {reason}",
+        "description": f"critical result alert for {whom}: {reason}",
     }
     if actor is None:
         _record_as_system(action, "Task", **fields)
     else:
         record(actor, action, "Task", **fields)
+
+
+def escalate_overdue_alerts(
+    clinic_ids: Iterable[int], *, now: dt.datetime | None = None
+) -> list[ResultAlert]:
+    """Record as escalated every open critical-result alert of these clinics not acknowledged
+    within escalate_after() of being raised: from then on it is on the banner of every
+    reviewer at the clinic, so a provider out of the office does not leave it unseen. Called
+    by the banner every reviewer's page polls (as vitals.views does for vitals alerts).
+    Returns the alerts escalated now (each audited once)."""
+    now = now or clock.now()
+    clinics = list(clinic_ids)
+    if not clinics:
+        return []
+    cutoff = now - escalate_after()
+    due = Q(
+        clinic_id__in=clinics,
+        status=ResultAlert.Status.REQUESTED,
+        escalated_at__isnull=True,
+        raised_at__lte=cutoff,
+    )
+    if not ResultAlert.objects.filter(due).exists():
+        return []  # the banner's every poll: one cheap query when nothing is due
+    with transaction.atomic():
+        alerts = list(ResultAlert.objects.select_for_update().filter(due).select_related("patient"))
+        ResultAlert.objects.filter(pk__in=[a.pk for a in alerts]).update(
+            escalated_at=now, updated_at=now
+        )
+        minutes = int(escalate_after().total_seconds() // 60)
+        for alert in alerts:
+            alert.escalated_at = now
+            _record_as_system(
+                Action.UPDATE,
+                "Task",
+                patient=alert.patient,
+                clinic_id=alert.clinic_id,
+                entity_id=str(alert.public_id),
+                description=(
+                    f"critical result alert not acknowledged within {minutes} min: escalated to "
+                    f"every reviewer at the clinic: {alert.reason}"
+                )[:500],
+            )
+    return alerts
 
 
 # -- Point-of-care tests ------------------------------------------------------------------------
@@ -732,7 +973,7 @@ def file_point_of_care(
             )
             for r in results
         ]
-        flags = [r.flag for r in stored]
+        flags = counted_flags(stored)
         report.abnormal = is_abnormal(flags)
         report.critical = is_critical(flags)
         report.save(update_fields=["abnormal", "critical"])
@@ -937,10 +1178,47 @@ def _problems_json(problems: Iterable[Problem]) -> list[dict[str, str]]:
     ]
 
 
+def sender_facility(sender: str) -> str:
+    """MSH-4 of an InboundMessage.sender ("MSH-3^MSH-4")."""
+    return (sender or "").partition("^")[2].strip()
+
+
+def lab_facilities(clinic_ids: Iterable[int]) -> list[str]:
+    """The facility ids (MSH-4) of the labs these clinics send to."""
+    return sorted(
+        set(
+            PerformingLab.objects.filter(clinic_id__in=list(clinic_ids)).values_list(
+                "facility", flat=True
+            )
+        )
+    )
+
+
+def inbound_scope(clinic_ids: Iterable[int]) -> Q:
+    """The inbound messages a manager of these clinics handles: their clinics' own, and those
+    that came with no clinic (a sender we could not place: MSH-6 mistyped by a lab we know, or
+    a lab not set up yet) whose sending facility (MSH-4) is one of the labs these clinics have.
+    One query (the facilities)."""
+    clinics = list(clinic_ids)
+    scope = Q(clinic_id__in=clinics)
+    unplaced = Q()
+    for facility in lab_facilities(clinics):
+        unplaced |= Q(sender__endswith=f"^{facility}")
+    if unplaced:
+        scope |= Q(clinic__isnull=True) & unplaced
+    return scope
+
+
+def may_handle_inbound(actor: Actor, message: InboundMessage) -> bool:
+    clinics = actor.clinics_with(Permission.MANAGE_LAB_INTERFACE)
+    if message.clinic_id is not None:
+        return message.clinic_id in clinics
+    facility = sender_facility(message.sender)
+    return bool(facility) and facility in lab_facilities(clinics)
+
+
 def _check_queue(actor: Actor, message: InboundMessage) -> None:
-    if message.clinic_id is None or message.clinic_id not in actor.clinics_with(
-        Permission.MANAGE_LAB_INTERFACE
-    ):
+    if not may_handle_inbound(actor, message):
         raise PermissionDenied("Only the clinic manager handles the lab interface's messages.")
 
 
@@ -964,6 +1242,13 @@ def retry_inbound(*, actor: Actor, message: InboundMessage) -> list[LabReport]:
         try:
             with transaction.atomic():
                 reports = fn(message)
+                # A message that came with no clinic is placed by the refiler (the lab it now
+                # matches); it files only into a clinic this manager handles.
+                if message.clinic_id not in actor.clinics_with(Permission.MANAGE_LAB_INTERFACE):
+                    raise PermissionDenied(
+                        "This message's sender (MSH-4 / MSH-6) is now another clinic's lab: "
+                        "that clinic's manager files it."
+                    )
         except NotFiled as exc:
             problems = exc.problems or [Problem("MSH", "The message could not be filed.")]
             message.errors = _problems_json(problems)

@@ -179,3 +179,50 @@ def north_test(cast) -> str:  # type: ignore[no-untyped-def]
 
 def later(minutes: int = 0, hours: int = 0) -> dt.datetime:
     return clock.now() + dt.timedelta(minutes=minutes, hours=hours)
+
+
+def north_failed_order_message(cast) -> str:  # type: ignore[no-untyped-def]
+    """labs/interface/orders/<message_id>/resend/: a new order North's manager may resend — its
+    lab (with an address, nothing listening there) could not be reached, as the outbox leaves
+    it after the last attempt. Its own lab: North's demo lab has no interface (receipts by hand)."""
+    from decimal import Decimal
+
+    from medassist.events.models import OutboxMessage
+    from medassist.events.services import MAX_ATTEMPTS
+    from medassist.labs.draw import Container
+    from medassist.labs.models import OrderMessage
+
+    lab = PerformingLab.objects.create(
+        clinic=cast.north,
+        name="Lakeside Reference Laboratory",
+        application="LRLLIS",
+        facility="LRL",
+        clinic_facility=cast.north.code.upper()[:40],
+        host="127.0.0.1",
+        port=9,  # discard: nothing listens on the test machine, the connection is refused
+        timeout_seconds=1,
+    )
+    test = LabTest.objects.create(
+        clinic=cast.north,
+        lab=lab,
+        loinc="2345-7",  # Glucose [Mass/volume] in Serum or Plasma (loinc.org)
+        name="Glucose",
+        lab_code="001032",
+        specimen_type="SER",
+        container=Container.GOLD_SST,
+        volume_ml=Decimal("1"),
+    )
+    patient, visit = today_patient(cast, given="Nestor")
+    requisition = order(
+        cast, patient, ("001032",), encounter=visit, catalog=Catalog(lab, {"001032": test})
+    )
+    message = OrderMessage.objects.get(requisition=requisition)
+    OrderMessage.objects.filter(pk=message.pk).update(
+        status=OrderMessage.Status.FAILED,
+        attempts=MAX_ATTEMPTS,
+        last_error="could not connect to 127.0.0.1:9: Connection refused",
+    )
+    OutboxMessage.objects.filter(kind=services.LAB_ORDER_KIND).filter(
+        payload__message_id=message.pk
+    ).update(status=OutboxMessage.Status.FAILED, attempts=MAX_ATTEMPTS)
+    return str(message.public_id)

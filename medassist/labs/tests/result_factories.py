@@ -160,6 +160,7 @@ def report_for(
     note: str = "",
     received_at: dt.datetime | None = None,
     collected_at: dt.datetime | None = T0,
+    issued_at: dt.datetime | None = None,
 ) -> IncomingReport:
     return IncomingReport(
         placer_number=order.placer_number if placer is None else placer,
@@ -169,6 +170,7 @@ def report_for(
         status=status,
         collected_at=collected_at,
         received_at=received_at,
+        issued_at=issued_at,
         results=tuple(results) if results or status == "cancelled" else (result(),),
         note=note,
         location=f"OBR[{index}]",
@@ -198,6 +200,50 @@ def file(order: LabOrder, *results: IncomingResult, status: str = "final", **kw:
     lab = order.requisition.lab
     message = message_for(order.patient, report_for(order, *results, status=status, **kw))
     return services.file_results(lab=lab, message=message)[0]
+
+
+def make_reviewer(clinic: Any, username: str = "hana") -> Any:
+    """A second provider (REVIEW_LAB_RESULTS) at `clinic`: the cast has one per clinic."""
+    from django.contrib.auth import get_user_model
+
+    from medassist.access.roles import Role
+    from medassist.clinics.models import Membership
+
+    user = get_user_model().objects.create_user(
+        username, f"{username}@example.org", "x", first_name="Hana", last_name="Reyes"
+    )
+    Membership.objects.create(user=user, clinic=clinic, role=Role.PROVIDER, title="MD")
+    return user
+
+
+def oru(
+    order: LabOrder,
+    *,
+    control_id: str,
+    value: str = "6.8",
+    flag: str = "HH",
+    status: str = "F",
+    issued: str = "20261120160000",
+    facility: str | None = None,
+    clinic_facility: str | None = None,
+    note: str = "",
+) -> str:
+    """An HL7 v2.5.1 ORU^R01 for `order` as the lab would send it (one potassium OBX), for the
+    error queue's Retry through the HL7 adapter's refiler."""
+    lab, patient = order.requisition.lab, order.patient
+    segments = [
+        f"MSH|^~\\&|LAB|{lab.facility if facility is None else facility}|MEDASSIST|"
+        f"{lab.clinic_facility if clinic_facility is None else clinic_facility}|"
+        f"20261120160000||ORU^R01|{control_id}|P|2.5.1",
+        f"PID|1||{patient.mrn}^^^^MR||{patient.family}^{patient.given}||"
+        f"{patient.birth_date:%Y%m%d}",
+        f"OBR|1|{order.placer_number}||2823-3^Potassium^LN|||20261120150000"
+        f"{'|' * 15}{issued}|||{status}",
+        f"OBX|1|NM|2823-3^Potassium^LN||{value}|mmol/L|3.5-5.1|{flag}|||{status}",
+    ]
+    if note:
+        segments.append(f"NTE|1|L|{note}")
+    return "\r".join(segments) + "\r"
 
 
 def critical_potassium(order: LabOrder) -> LabReport:

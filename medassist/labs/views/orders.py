@@ -18,11 +18,13 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from medassist.access.permissions import Permission
+from medassist.audit.models import Action
+from medassist.audit.services import out_of_reach
 from medassist.core import clock
 from medassist.encounters.models import Encounter
 from medassist.labs import forms_orders as forms
 from medassist.labs import labels
-from medassist.labs.models import LabRequisition, Manifest, Specimen
+from medassist.labs.models import LabRequisition, Manifest, OrderMessage, Specimen
 from medassist.labs.selectors import orders as selectors
 from medassist.labs.services import orders as services
 from medassist.patients.models import Patient
@@ -588,6 +590,43 @@ def test_edit(request: HttpRequest, test_id: uuid.UUID) -> HttpResponse:
     return _test_page(request, test.clinic, test)
 
 
+# -- The lab interface: order messages -----------------------------------------------------------
+
+
+def _order_message(request: HttpRequest, message_id: uuid.UUID) -> OrderMessage:
+    """An order message of the actor's clinics (where they see lab orders): 404 outside them,
+    like one that does not exist; the service decides who may act on it (403). (A lookup for a
+    write, not a read of patient data: it belongs with selectors.orders when that is next
+    opened.)"""
+    actor = request.actor  # type: ignore[attr-defined]
+    clinics = actor.clinics_with(Permission.VIEW_LAB_ORDERS)
+    found = OrderMessage.objects.filter(public_id=message_id, clinic_id__in=clinics).first()
+    if found is None:
+        raise out_of_reach(
+            actor, "MessageHeader", message_id, action=Action.UPDATE, message="No such message"
+        )
+    return found
+
+
+@login_required
+@require_POST
+def resend_order_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    message = _order_message(request, message_id)
+    try:
+        sent = services.resend_order_message(
+            actor=request.actor,  # type: ignore[attr-defined]
+            message=message,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"Message {sent.control_id} ({sent.control}) is queued to be sent to the lab again.",
+        )
+    return redirect(reverse("labs:interface"))
+
+
 urlpatterns = [
     path("visits/<uuid:encounter_id>/order/", order_for_visit, name="order-visit"),
     path("patients/<uuid:patient_id>/order/", order_for_patient, name="order-patient"),
@@ -611,4 +650,9 @@ urlpatterns = [
     path("catalog/labs/<uuid:lab_id>/", lab_edit, name="lab-edit"),
     path("catalog/tests/new/", test_new, name="test-new"),
     path("catalog/tests/<uuid:test_id>/", test_edit, name="test-edit"),
+    path(
+        "interface/orders/<uuid:message_id>/resend/",
+        resend_order_message,
+        name="order-message-resend",
+    ),
 ]

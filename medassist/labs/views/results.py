@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from medassist.access.permissions import Permission
 from medassist.audit.models import Action
 from medassist.audit.services import record
 from medassist.core import clock
@@ -177,12 +178,18 @@ def told(request: HttpRequest, report_id: str) -> HttpResponse:
 @login_required
 @require_GET
 def banner(request: HttpRequest) -> HttpResponse:
-    """The critical results waiting for this provider, polled by every page. Answers 204 when
-    nothing changed since the fingerprint the page holds (no rendering, no audit entry)."""
+    """The critical results waiting for this provider (theirs, those of a provider who does not
+    review here, and any at their clinics not acknowledged in time), polled by every page.
+    Records the escalation of the alerts that just went overdue. Answers 204 when nothing
+    changed since the fingerprint the page holds (no rendering, no audit entry)."""
     actor = request.actor  # type: ignore[attr-defined]
+    services.escalate_overdue_alerts(actor.clinics_with(Permission.REVIEW_LAB_RESULTS))
     alerts = selectors.open_alerts(actor)
     fingerprint = hashlib.sha256(
-        "|".join(f"{a.public_id}:{a.reason}" for a in alerts).encode()
+        "|".join(
+            f"{a.public_id}:{a.reason}:{a.owner_id}:{a.overdue}"  # type: ignore[attr-defined]
+            for a in alerts
+        ).encode()
     ).hexdigest()[:16]
     if request.GET.get("fp") == fingerprint:
         return HttpResponse(status=204)
@@ -197,7 +204,12 @@ def banner(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "labs/results/partials/_banner.html",
-        {"alerts": alerts, "fp": fingerprint, "next": _safe_next(request, reverse("home"))},
+        {
+            "alerts": alerts,
+            "fp": fingerprint,
+            "next": _safe_next(request, reverse("home")),
+            "escalate_minutes": int(services.escalate_after().total_seconds() // 60),
+        },
     )
 
 

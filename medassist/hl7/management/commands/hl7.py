@@ -1,6 +1,7 @@
 """medassist hl7 vxu IMMUNIZATION_ID   print the VXU^V04 that reports this dose (nothing is sent)
 medassist hl7 receive FILE [FILE...] take lab results from files, as if they came over MLLP
 medassist hl7 listen [--host H] [--port P]   the MLLP listener for lab results
+medassist hl7 queue [--attach]       the lab messages waiting in the error queue, every clinic's
 
 IMMUNIZATION_ID is the dose's FHIR id (Immunization.id, the public id in its page's address).
 The message is printed one segment per line; on the wire segments end with a carriage return.
@@ -12,6 +13,14 @@ one segment per line with a blank line between; the exit status is 1 when any AC
 `listen` answers each message with its ACK once it is stored (Ctrl-C or SIGTERM stops it). It
 listens on 127.0.0.1 unless told otherwise: put it behind the VPN or TLS tunnel the lab's
 interface engine connects through, never on an open port.
+
+`queue` lists every lab message not filed and waiting for a person (AE "error", AR
+"rejected"), oldest first, those of no clinic included (a sender whose MSH-4 / MSH-6 match no
+lab: no clinic manager's page shows them): when it came, its MSH-10, sender and status, and
+each problem with its place and HL7 code. No patient names: problems about the patient's name,
+birth date or address say where they are, not what they say. With `--attach` it first gives
+each message of no clinic to the lab its MSH-4 / MSH-6 now name (after the manager set the
+ids on the lab's page); that clinic's interface queue then shows it, and its Retry files it.
 """
 
 import re
@@ -27,12 +36,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from medassist.access.actor import Actor
 from medassist.audit.models import Action
 from medassist.audit.services import record
+from medassist.core import clock
 from medassist.hl7.ack import parse_ack
 from medassist.hl7.er7 import decode
-from medassist.hl7.lab_intake import ResultListener, receive
+from medassist.hl7.lab_intake import ResultListener, attach_unassigned, receive
 from medassist.hl7.mllp import START_BLOCK, FrameReader
 from medassist.hl7.registry import vxu_for_immunization
 from medassist.immunizations.models import Immunization
+from medassist.labs.models import InboundMessage
+
+_CLI = "system:cli"
+# PID fields that describe the patient beyond the MRN (PID-3): name, mother's maiden name, birth
+# date, sex, race, address, phones. A problem there is listed by its place alone.
+_ABOUT_THE_PATIENT = re.compile(r"^PID(\[\d+\])?-(5|6|7|8|10|11|13|14)\b")
 
 
 def messages_in(data: bytes) -> list[str]:
@@ -48,7 +64,8 @@ def messages_in(data: bytes) -> list[str]:
 class Command(BaseCommand):
     help = (
         "HL7 v2 messages: `vxu ID` prints the VXU for an immunization; `receive FILE...` takes "
-        "lab results from files; `listen` runs the MLLP listener for lab results."
+        "lab results from files; `listen` runs the MLLP listener for lab results; `queue` lists "
+        "the lab messages waiting in the error queue."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -60,6 +77,14 @@ class Command(BaseCommand):
         listen = sub.add_parser("listen", help="the MLLP listener for ORU^R01 lab results")
         listen.add_argument("--host", default="127.0.0.1")
         listen.add_argument("--port", type=int, default=2575)
+        queue = sub.add_parser(
+            "queue", help="list the lab messages waiting in the error queue (every clinic's)"
+        )
+        queue.add_argument(
+            "--attach",
+            action="store_true",
+            help="first give messages of no clinic to the lab their MSH-4 / MSH-6 now name",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         what = options["what"]
@@ -69,6 +94,8 @@ class Command(BaseCommand):
             self._receive([str(f) for f in cast(list[str], options["files"])])
         elif what == "listen":
             self._listen(str(options["host"]), cast(int, options["port"]))
+        elif what == "queue":
+            self._queue(attach=bool(options["attach"]))
 
     def _vxu(self, ident: str) -> None:
         try:
@@ -146,3 +173,76 @@ class Command(BaseCommand):
                 signal.signal(signal.SIGTERM, previous)
             server.stop()
             self.stdout.write("Stopped.")
+
+    def _queue(self, *, attach: bool) -> None:
+        actor = Actor(user=AnonymousUser(), channel="cli")
+        if attach:
+            for row in attach_unassigned(actor, username=_CLI):
+                self.stdout.write(
+                    f"Attached MSH-10 {row.control_id or '(none)'} from {row.sender} to "
+                    f"{row.lab.name if row.lab else '?'}."
+                )
+        waiting = list(
+            InboundMessage.objects.filter(
+                status__in=(InboundMessage.Status.ERROR, InboundMessage.Status.REJECTED)
+            )
+            .select_related("clinic", "lab", "duplicate_of")
+            .order_by("received_at", "id")
+        )
+        no_clinic = sum(1 for m in waiting if m.clinic_id is None)
+        record(
+            actor,
+            Action.READ,
+            "MessageHeader",
+            entity_id="lab-interface",
+            description=(
+                f"lab interface queue listed by `medassist hl7 queue`: {len(waiting)} message(s) "
+                f"waiting, {no_clinic} of no clinic"
+            ),
+            username=_CLI,
+        )
+        if not waiting:
+            self.stdout.write("No lab message is waiting.")
+            return
+        for n, row in enumerate(waiting):
+            if n:
+                self.stdout.write("")
+            self.stdout.write(_describe(row))
+            for problem in row.errors or []:
+                self.stdout.write(f"  {_problem(problem)}")
+        self.stdout.write("")
+        self.stdout.write(
+            f"{len(waiting)} message(s) waiting"
+            + (f", {no_clinic} of no clinic (an unknown sender)" if no_clinic else "")
+            + "."
+        )
+
+
+def _describe(row: InboundMessage) -> str:
+    received = clock.localtime(row.received_at)
+    where = row.clinic.code if row.clinic else "no clinic"
+    parts = [
+        f"{received:%Y-%m-%d %H:%M %Z}",
+        f"MSH-10 {row.control_id or '(none)'}",
+        f"from {row.sender or '(no sender)'}",
+        row.message_type or "(no type)",
+        f"{row.ack_code or '--'} {row.status}",
+        where if row.lab is None else f"{where}, {row.lab.name}",
+        f"id {row.public_id}",
+    ]
+    if row.repeats:
+        parts.append(f"received {row.repeats + 1} times")
+    if row.duplicate_of is not None:
+        first = clock.localtime(row.duplicate_of.received_at)
+        parts.append(f"MSH-10 first used {first:%Y-%m-%d %H:%M}")
+    return "  ".join(parts)
+
+
+def _problem(problem: dict[str, str]) -> str:
+    location = str(problem.get("location") or "")
+    code = str(problem.get("code") or "")
+    text = str(problem.get("text") or "")
+    if _ABOUT_THE_PATIENT.match(location):
+        text = "(what it says about the patient is shown on the clinic's interface page)"
+    head = " ".join(p for p in (location, f"[{code}]" if code else "") if p)
+    return f"{head}: {text}" if head else text
