@@ -476,7 +476,7 @@ class LabResult(PublicModel):
     reference_high = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     reference_text = models.CharField(max_length=60, blank=True, help_text="OBX-7 as sent")
     flag = models.CharField(max_length=5, choices=Flag.choices, blank=True, help_text="OBX-8")
-    status = models.CharField(max_length=12, default="final", help_text="FHIR Observation.status")
+    status = models.CharField(max_length=16, default="final", help_text="FHIR Observation.status")
     observed_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)
 
