@@ -15,6 +15,7 @@ No emergency ("break the glass") grant reaches lab records: it opens the chart o
 (access.policies.EMERGENCY_GRANTS), as for immunizations."""
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -432,9 +433,20 @@ SEARCH_PERMISSIONS: Mapping[str, tuple[Permission, ...]] = {
 # Read and search ---------------------------------------------------------------------------
 
 
-def _audited(actor: Actor, found: Any, audit_as: str, entity_id: str) -> Any:
-    """The record found in the actor's scope, its read recorded; or the 404 of a missing one,
-    the attempt recorded (an outsider cannot tell the two apart)."""
+def _read_visible(
+    request: HttpRequest,
+    scoped: Callable[[Actor], QuerySet[Any]],
+    public_id: uuid.UUID | None,
+    audit_as: str,
+    entity_id: str,
+) -> Any:
+    """The record in the actor's scope with that id, its read recorded; or the 404 of a
+    missing one, the attempt recorded (an outsider cannot tell the two apart). A malformed id
+    (None) names nothing: the same answer as a missing one."""
+    if public_id is None:
+        raise Http404
+    actor = request.actor  # type: ignore[attr-defined]
+    found = scoped(actor).filter(public_id=public_id).first()
     if found is None:
         raise out_of_reach(actor, audit_as, entity_id)
     record(actor, Action.READ, audit_as, patient=found.patient, entity_id=entity_id)
@@ -444,11 +456,7 @@ def _audited(actor: Actor, found: Any, audit_as: str, entity_id: str) -> Any:
 def _read(request: HttpRequest, kind: Kind, id: str) -> dict[str, Any]:
     check_format(request.GET.get("_format", ""))
     public_id = uuid_or_none(id)
-    if public_id is None:
-        raise Http404  # a malformed id names nothing: the same answer as a missing one
-    actor = request.actor  # type: ignore[attr-defined]
-    found = kind.scoped(actor).filter(public_id=public_id).first()
-    return kind.to_fhir(_audited(actor, found, kind.name, str(public_id)))
+    return kind.to_fhir(_read_visible(request, kind.scoped, public_id, kind.name, str(public_id)))
 
 
 def _search(request: HttpRequest, kind: Kind, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
@@ -535,8 +543,5 @@ def read_lab_observation(request: HttpRequest, id: str) -> dict[str, Any]:
     one for a result out of the actor's reach (another clinic's, or not yet released)."""
     check_format(request.GET.get("_format", ""))
     public_id = lab_mapper.parse_lab_observation_id(id)
-    if public_id is None:
-        raise Http404
-    actor = request.actor  # type: ignore[attr-defined]
-    found = visible_lab_results(actor).filter(public_id=public_id).first()
-    return lab_mapper.lab_observation_to_fhir(_audited(actor, found, "Observation", id))
+    found = _read_visible(request, visible_lab_results, public_id, "Observation", id)
+    return lab_mapper.lab_observation_to_fhir(found)

@@ -77,45 +77,34 @@ class AddTestForm(_Clean):
         )
 
 
+def _limit(label: str, help_text: str = "") -> forms.DecimalField:
+    """An optional end of a test's range or limit (the service checks it against the device)."""
+    return forms.DecimalField(
+        label=label, required=False, max_digits=8, decimal_places=2, help_text=help_text
+    )
+
+
 class EditTestForm(_Clean):
     name = forms.CharField(max_length=80)
     device = forms.CharField(label="Kit, strip or analyzer", max_length=120)
     manufacturer = forms.CharField(max_length=120)
     loinc = forms.ChoiceField(label="Report code (LOINC)")
-    reportable_low = forms.DecimalField(
-        label="Reportable range: low",
-        required=False,
-        max_digits=8,
-        decimal_places=2,
-        help_text="the manufacturer's measuring range, from the package insert",
+    reportable_low = _limit(
+        "Reportable range: low", "the manufacturer's measuring range, from the package insert"
     )
-    reportable_high = forms.DecimalField(
-        label="Reportable range: high", required=False, max_digits=8, decimal_places=2
+    reportable_high = _limit("Reportable range: high")
+    reference_low = _limit(
+        "Reference interval: low",
+        "the clinic's normal range; a result inside it (ends included) is not flagged",
     )
-    reference_low = forms.DecimalField(
-        label="Reference interval: low",
-        required=False,
-        max_digits=8,
-        decimal_places=2,
-        help_text="the clinic's normal range; a result inside it (ends included) is not flagged",
-    )
-    reference_high = forms.DecimalField(
-        label="Reference interval: high", required=False, max_digits=8, decimal_places=2
-    )
-    critical_low = forms.DecimalField(
-        label="Critical below",
-        required=False,
-        max_digits=8,
-        decimal_places=2,
-        help_text="the clinic's critical-value policy: a lower result (or LO) alerts the provider "
+    reference_high = _limit("Reference interval: high")
+    critical_low = _limit(
+        "Critical below",
+        "the clinic's critical-value policy: a lower result (or LO) alerts the provider "
         "at once; empty: none",
     )
-    critical_high = forms.DecimalField(
-        label="Critical above",
-        required=False,
-        max_digits=8,
-        decimal_places=2,
-        help_text="a higher result (or HI) alerts the provider at once; empty: none",
+    critical_high = _limit(
+        "Critical above", "a higher result (or HI) alerts the provider at once; empty: none"
     )
     control_levels = forms.MultipleChoiceField(
         label="External control levels", widget=forms.CheckboxSelectMultiple

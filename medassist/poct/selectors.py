@@ -10,10 +10,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Model, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from medassist.access.actor import Actor
@@ -34,6 +34,8 @@ QC_LOG_MAX_DAYS = 400
 RECENT_RUNS = 20
 RETIRED_SHOWN_DAYS = 365
 
+_M = TypeVar("_M", bound=Model)
+
 
 def _scoped(actor: Actor, *perms: Permission) -> list[int]:
     if not actor.user.is_authenticated:
@@ -49,60 +51,42 @@ def clinics_with(actor: Actor, *perms: Permission) -> list[Clinic]:
     return list(Clinic.objects.filter(pk__in=_scoped(actor, *perms)).order_by("name"))
 
 
+def _get(
+    actor: Actor,
+    rows: QuerySet[_M],
+    public_id: uuid.UUID | str,
+    perms: Iterable[Permission],
+    entity: str,
+    what: str,
+) -> _M:
+    """The row of `rows` with that public id at one of the actor's clinics where they hold one
+    of `perms`; otherwise the 404 of a missing `what`, the attempt recorded as `entity`."""
+    found = rows.filter(public_id=public_id, clinic_id__in=_scoped(actor, *perms)).first()
+    if found is None:
+        raise _denied(actor, entity, public_id, what)
+    return found
+
+
 def get_test(actor: Actor, public_id: uuid.UUID | str, *perms: Permission) -> PocTest:
     """A test of one of the actor's clinics where they hold one of `perms` (any POCT
     permission when none is named); 404 otherwise."""
-    perms = perms or services.POCT_PERMISSIONS
-    test = (
-        PocTest.objects.filter(public_id=public_id, clinic_id__in=_scoped(actor, *perms))
-        .select_related("clinic")
-        .first()
-    )
-    if test is None:
-        raise _denied(actor, "Basic", public_id, "test")
-    return test
+    rows = PocTest.objects.select_related("clinic")
+    return _get(actor, rows, public_id, perms or services.POCT_PERMISSIONS, "Basic", "test")
 
 
 def get_kit_lot(actor: Actor, public_id: uuid.UUID | str) -> KitLot:
-    lot = (
-        KitLot.objects.filter(
-            public_id=public_id,
-            clinic_id__in=_scoped(actor, Permission.MANAGE_POCT, Permission.RUN_QC),
-        )
-        .select_related("test", "clinic")
-        .first()
-    )
-    if lot is None:
-        raise _denied(actor, "Device", public_id, "kit lot")
-    return lot
+    rows = KitLot.objects.select_related("test", "clinic")
+    return _get(actor, rows, public_id, services.STOCK_PERMISSIONS, "Device", "kit lot")
 
 
 def get_control_lot(actor: Actor, public_id: uuid.UUID | str) -> ControlLot:
-    lot = (
-        ControlLot.objects.filter(
-            public_id=public_id,
-            clinic_id__in=_scoped(actor, Permission.MANAGE_POCT, Permission.RUN_QC),
-        )
-        .select_related("test", "clinic")
-        .first()
-    )
-    if lot is None:
-        raise _denied(actor, "Device", public_id, "control lot")
-    return lot
+    rows = ControlLot.objects.select_related("test", "clinic")
+    return _get(actor, rows, public_id, services.STOCK_PERMISSIONS, "Device", "control lot")
 
 
 def get_qc_run(actor: Actor, public_id: uuid.UUID | str) -> QcRun:
-    run = (
-        QcRun.objects.filter(
-            public_id=public_id,
-            clinic_id__in=_scoped(actor, Permission.MANAGE_POCT, Permission.RUN_QC),
-        )
-        .select_related("test", "kit_lot", "control_lot")
-        .first()
-    )
-    if run is None:
-        raise _denied(actor, "Observation", public_id, "control run")
-    return run
+    rows = QcRun.objects.select_related("test", "kit_lot", "control_lot")
+    return _get(actor, rows, public_id, services.STOCK_PERMISSIONS, "Observation", "control run")
 
 
 def fix_pages(actor: Actor, test: PocTest) -> set[str]:
@@ -169,7 +153,7 @@ def statuses(
 ) -> list[TestStatus]:
     """The status of each test for `operator` (four queries for any number of tests)."""
     now = now or clock.now()
-    today = now.astimezone(services.zone()).date()
+    today = clock.localtime(now).date()
     ids = [t.pk for t in tests]
     lots_by_test: dict[int, list[KitLot]] = defaultdict(list)
     lots = list(

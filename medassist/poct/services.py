@@ -13,10 +13,10 @@ internal control did not appear, is stored as invalid and reported to nobody.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -28,10 +28,11 @@ from medassist.access.policies import can
 from medassist.access.roles import permissions_for
 from medassist.audit.models import Action
 from medassist.audit.services import record
-from medassist.clinics.models import Clinic, Membership
+from medassist.clinics.models import Membership
 from medassist.core import clock
 from medassist.encounters.models import Encounter
 from medassist.labs.intake import IncomingResult
+from medassist.labs.services.common import at_clinic, clean, refuse
 from medassist.labs.services.results import file_point_of_care
 from medassist.poct import catalog, lockout, rules
 from medassist.poct.models import (
@@ -60,31 +61,17 @@ class Locked(ValidationError):
         super().__init__({"lockout": [ValidationError(r.text, code=r.code) for r in reasons]})
 
 
-def _refuse(field_name: str, message: str, code: str = "invalid") -> ValidationError:
-    return ValidationError({field_name: [ValidationError(message, code=code)]})
-
-
 def zone() -> dt.tzinfo:
     """The clinic's time zone (one per installation: settings.TIME_ZONE)."""
     return timezone.get_default_timezone()
 
 
-def _clinic_check(actor: Actor, perms: Iterable[Permission], clinic_id: int, message: str) -> None:
-    clinic = Clinic(pk=clinic_id)  # can() needs only the id: no query
-    if not any(can(actor, p, clinic) for p in perms):
-        raise PermissionDenied(message)
-
-
-def _text(value: str, limit: int) -> str:
-    return " ".join(str(value or "").replace("\x00", "").split())[:limit]
-
-
 def _lot_number(value: str, what: str) -> str:
     text = "".join(str(value or "").split()).upper()
     if not text:
-        raise _refuse("lot_number", f"Type the {what} lot number from the box.", "required")
+        raise refuse("lot_number", f"Type the {what} lot number from the box.", "required")
     if len(text) > 30 or not all(c.isalnum() or c in "-./" for c in text):
-        raise _refuse(
+        raise refuse(
             "lot_number",
             f"A {what} lot number is up to 30 letters, digits, '-', '.' or '/'.",
             "invalid",
@@ -154,7 +141,7 @@ def configure_test(
     """Put a test on the clinic's menu, or change one (test given). The analytes and their
     LOINC codes come from the catalog; the manager sets the device, the manufacturer's
     reportable range and the QC policy from the package insert."""
-    _clinic_check(
+    at_clinic(
         actor,
         [Permission.MANAGE_POCT],
         clinic_id,
@@ -164,30 +151,30 @@ def configure_test(
         raise PermissionDenied("That test is on another clinic's menu.")
     info = catalog.BY_CODE.get(config.kind)
     if info is None:
-        raise _refuse("kind", "Choose a test from the list.", "kind")
+        raise refuse("kind", "Choose a test from the list.", "kind")
     if test is not None and test.kind != info.code:
-        raise _refuse("kind", "A test's kind cannot change: add a new test instead.", "kind")
-    name = _text(config.name, 80) or info.name
-    device, manufacturer = _text(config.device, 120), _text(config.manufacturer, 120)
+        raise refuse("kind", "A test's kind cannot change: add a new test instead.", "kind")
+    name = clean(config.name, 80) or info.name
+    device, manufacturer = clean(config.device, 120), clean(config.manufacturer, 120)
     if not device:
-        raise _refuse("device", "Name the kit, strip or analyzer (as on its box).", "required")
+        raise refuse("device", "Name the kit, strip or analyzer (as on its box).", "required")
     if not manufacturer:
-        raise _refuse("manufacturer", "Name the manufacturer (as on the package insert).")
+        raise refuse("manufacturer", "Name the manufacturer (as on the package insert).")
     loinc = config.loinc or info.loinc
     if loinc not in {code for code, _, _ in info.report_codes}:
         shown = ", ".join(f"{code} ({use})" for code, use, _ in info.report_codes)
-        raise _refuse("loinc", f"The report's LOINC code for {info.name} is one of {shown}.")
+        raise refuse("loinc", f"The report's LOINC code for {info.name} is one of {shown}.")
     low, high = config.reportable_low, config.reportable_high
     if info.result_type == catalog.QUANTITATIVE:
         unit = info.analytes[0].unit
         if low is None or high is None:
-            raise _refuse(
+            raise refuse(
                 "reportable_low",
                 f"Type the manufacturer's reportable range ({unit}) from the package insert.",
                 "required",
             )
         if not Decimal("0") <= low < high <= Decimal("100000"):
-            raise _refuse("reportable_high", "The range's low end must be below its high end.")
+            raise refuse("reportable_high", "The range's low end must be below its high end.")
         limits = _limits(info.analytes[0].with_range(low, high), config)
     else:
         low = high = None
@@ -197,16 +184,16 @@ def configure_test(
     unknown = [lv for lv in levels if lv not in known]
     if unknown or not levels:
         names = lockout.words([lv.label.lower() for lv in info.levels])
-        raise _refuse("control_levels", f"Choose the external control levels: {names}.")
+        raise refuse("control_levels", f"Choose the external control levels: {names}.")
     every = config.qc_every_days
     if every is not None and not 1 <= every <= 366:
-        raise _refuse("qc_every_days", "Scheduled controls are every 1 to 366 days, or none.")
+        raise refuse("qc_every_days", "Scheduled controls are every 1 to 366 days, or none.")
     internal = info.internal_control if config.internal_control is None else config.internal_control
     clash = PocTest.objects.filter(clinic_id=clinic_id, name=name)
     if test is not None:
         clash = clash.exclude(pk=test.pk)
     if clash.exists():
-        raise _refuse("name", f"A test named {name} is already on this clinic's menu.", "name")
+        raise refuse("name", f"A test named {name} is already on this clinic's menu.", "name")
     values = {
         "name": name,
         "device": device,
@@ -278,26 +265,26 @@ def _limits(analyte: catalog.Analyte, config: TestConfig) -> dict[str, Decimal |
             shown = (
                 "a whole number" if analyte.decimals == 0 else f"{analyte.decimals} decimal place"
             )
-            raise _refuse(name, f"Type the limit in {unit} as the {word} shows it ({shown}).")
+            raise refuse(name, f"Type the limit in {unit} as the {word} shows it ({shown}).")
     if ref_low is None or ref_high is None:
-        raise _refuse(
+        raise refuse(
             "reference_low" if ref_low is None else "reference_high",
             f"Type the clinic's reference interval ({unit}), both ends: the provider reads the "
             f"result against it.",
             "required",
         )
     if ref_low > ref_high:
-        raise _refuse("reference_high", "The reference interval's low end is above its high end.")
+        raise refuse("reference_high", "The reference interval's low end is above its high end.")
     reportable = rules.range_text(analyte)
     if crit_low is not None:
         if crit_low >= ref_low:
-            raise _refuse(
+            raise refuse(
                 "critical_low",
                 f"The critical low limit must be below the reference interval's low end "
                 f"({ref_low} {unit}); leave it empty for no critical low value.",
             )
         if analyte.low is not None and crit_low < analyte.low:
-            raise _refuse(
+            raise refuse(
                 "critical_low",
                 f"The critical low limit must be within the {word}'s reportable range "
                 f"{reportable}: the {word} shows LO below {analyte.low}, so a lower limit "
@@ -305,13 +292,13 @@ def _limits(analyte: catalog.Analyte, config: TestConfig) -> dict[str, Decimal |
             )
     if crit_high is not None:
         if crit_high <= ref_high:
-            raise _refuse(
+            raise refuse(
                 "critical_high",
                 f"The critical high limit must be above the reference interval's high end "
                 f"({ref_high} {unit}); leave it empty for no critical high value.",
             )
         if analyte.high is not None and crit_high > analyte.high:
-            raise _refuse(
+            raise refuse(
                 "critical_high",
                 f"The critical high limit must be within the {word}'s reportable range "
                 f"{reportable}: the {word} shows HI above {analyte.high}, so a higher limit "
@@ -322,7 +309,20 @@ def _limits(analyte: catalog.Analyte, config: TestConfig) -> dict[str, Decimal |
 
 # -- Kits and controls -----------------------------------------------------------------------------
 
-_STOCK = (Permission.MANAGE_POCT, Permission.RUN_QC)
+STOCK_PERMISSIONS = (Permission.MANAGE_POCT, Permission.RUN_QC)
+_Lot = TypeVar("_Lot", KitLot, ControlLot)
+
+
+def _received_on(received_on: dt.date | None, expires_on: dt.date, expired: str) -> dt.date:
+    """The day a lot was received (today when not said), checked: not in the future, and the
+    lot not expired (refused with `expired`)."""
+    today = clock.today()
+    received_on = received_on or today
+    if received_on > today:
+        raise refuse("received_on", "The date received is in the future.", "future")
+    if expires_on < today:
+        raise refuse("expires_on", expired, "expired")
+    return received_on
 
 
 def receive_kit_lot(
@@ -337,40 +337,59 @@ def receive_kit_lot(
 ) -> KitLot:
     """A shipment of kits (strips, cartridges) of one lot, put into use. Each shipment is its
     own row: the QC policy may need controls on a new shipment of a lot already in use."""
-    _clinic_check(actor, _STOCK, test.clinic_id, "Your role does not receive point-of-care kits.")
+    at_clinic(
+        actor, STOCK_PERMISSIONS, test.clinic_id, "Your role does not receive point-of-care kits."
+    )
     lot_number = _lot_number(lot_number, "kit")
-    shipment = _text(shipment, 40)
-    today = clock.today()
-    received_on = received_on or today
+    shipment = clean(shipment, 40)
     if not shipment:
-        raise _refuse("shipment", "Type the shipment's packing slip or order number.", "required")
-    if received_on > today:
-        raise _refuse("received_on", "The date received is in the future.", "future")
-    if expires_on < today:
-        raise _refuse(
-            "expires_on",
-            f"Kit lot {lot_number} expired on {expires_on:%Y-%m-%d}: do not put it into use; "
-            "return it to the supplier or discard it.",
-            "expired",
-        )
+        raise refuse("shipment", "Type the shipment's packing slip or order number.", "required")
+    received_on = _received_on(
+        received_on,
+        expires_on,
+        f"Kit lot {lot_number} expired on {expires_on:%Y-%m-%d}: do not put it into use; "
+        "return it to the supplier or discard it.",
+    )
     if tests_received is not None and not 1 <= tests_received <= 100_000:
-        raise _refuse("tests_received", "The number of tests received is 1 to 100000.")
+        raise refuse("tests_received", "The number of tests received is 1 to 100000.")
+    return _receive(
+        actor,
+        KitLot,
+        test,
+        {"lot_number": lot_number, "shipment": shipment},
+        refuse(
+            "shipment",
+            f"Shipment {shipment} of lot {lot_number} is already received for {test.name}.",
+            "duplicate",
+        ),
+        f"received {test.name} kit lot {lot_number} (expires {expires_on:%Y-%m-%d}), "
+        f"shipment {shipment}",
+        expires_on=expires_on,
+        received_on=received_on,
+        tests_received=tests_received,
+    )
+
+
+def _receive(
+    actor: Actor,
+    model: type[_Lot],
+    test: PocTest,
+    key: dict[str, str],
+    duplicate: ValidationError,
+    description: str,
+    **fields: Any,
+) -> _Lot:
+    """A kit or control lot received for `test`, recorded once: a second one with the same
+    `key` is refused with `duplicate`."""
     with transaction.atomic():
-        if KitLot.objects.filter(test=test, lot_number=lot_number, shipment=shipment).exists():
-            raise _refuse(
-                "shipment",
-                f"Shipment {shipment} of lot {lot_number} is already received for {test.name}.",
-                "duplicate",
-            )
-        lot = KitLot.objects.create(
+        if model.objects.filter(test=test, **key).exists():
+            raise duplicate
+        lot = model.objects.create(
             clinic_id=test.clinic_id,
             test=test,
-            lot_number=lot_number,
-            expires_on=expires_on,
-            shipment=shipment,
-            received_on=received_on,
+            **key,
+            **fields,
             received_by_id=actor.signed_in_user_id,
-            tests_received=tests_received,
             created_by_id=actor.signed_in_user_id,
         )
         record(
@@ -379,10 +398,7 @@ def receive_kit_lot(
             "Device",
             clinic_id=test.clinic_id,
             entity_id=str(lot.public_id),
-            description=(
-                f"received {test.name} kit lot {lot_number} (expires {expires_on:%Y-%m-%d}), "
-                f"shipment {shipment}"
-            ),
+            description=description,
         )
     return lot
 
@@ -390,29 +406,16 @@ def receive_kit_lot(
 def retire_kit_lot(*, actor: Actor, lot: KitLot, reason: str) -> KitLot:
     """Take a kit lot out of use (expired, used up, recalled, failed QC that could not be
     corrected): no test can be run on it again."""
-    _clinic_check(actor, _STOCK, lot.clinic_id, "Your role does not manage point-of-care kits.")
-    reason = _text(reason, 200)
-    if not reason:
-        raise _refuse("reason", "Say why the lot is taken out of use.", "required")
-    with transaction.atomic():
-        done = KitLot.objects.filter(pk=lot.pk, retired_at__isnull=True).update(
-            retired_at=clock.now(),
-            retired_by_id=actor.signed_in_user_id,
-            retired_reason=reason,
-            updated_at=clock.now(),
-        )
-        if not done:
-            raise _refuse("reason", f"Kit lot {lot.lot_number} is already out of use.", "retired")
-        lot.refresh_from_db()
-        record(
-            actor,
-            Action.UPDATE,
-            "Device",
-            clinic_id=lot.clinic_id,
-            entity_id=str(lot.public_id),
-            description=f"kit lot {lot.lot_number} taken out of use: {reason}",
-        )
-    return lot
+    return _retire(
+        actor,
+        lot,
+        reason,
+        not_allowed="Your role does not manage point-of-care kits.",
+        no_reason="Say why the lot is taken out of use.",
+        what="kit lot",
+        already_code="retired",
+        retired_by_id=actor.signed_in_user_id,
+    )
 
 
 def receive_control_lot(
@@ -428,80 +431,91 @@ def receive_control_lot(
 ) -> ControlLot:
     """A lot of one external control level, with the reading or range it must give for each
     of the test's analytes (its package insert or bottle)."""
-    _clinic_check(actor, _STOCK, test.clinic_id, "Your role does not receive control lots.")
+    at_clinic(actor, STOCK_PERMISSIONS, test.clinic_id, "Your role does not receive control lots.")
     found = test.kind_info.level(level)
     if found is None:
         names = lockout.words([lv.label.lower() for lv in test.kind_info.levels])
-        raise _refuse("level", f"Choose the control's level: {names}.", "level")
+        raise refuse("level", f"Choose the control's level: {names}.", "level")
     lot_number = _lot_number(lot_number, "control")
-    today = clock.today()
-    received_on = received_on or today
-    if received_on > today:
-        raise _refuse("received_on", "The date received is in the future.", "future")
-    if expires_on < today:
-        raise _refuse(
-            "expires_on",
-            f"Control lot {lot_number} expired on {expires_on:%Y-%m-%d}: an expired control "
-            "cannot be used for QC; discard it.",
-            "expired",
-        )
+    received_on = _received_on(
+        received_on,
+        expires_on,
+        f"Control lot {lot_number} expired on {expires_on:%Y-%m-%d}: an expired control "
+        "cannot be used for QC; discard it.",
+    )
     stored: dict[str, dict] = {}
     for analyte in test.analytes:
         want = expected.get(analyte.code)
         if want is None:
-            raise _refuse(
+            raise refuse(
                 f"expected_{analyte.code}",
                 f"{analyte.short}: type what the control must read (from its insert).",
                 "required",
             )
         problem = rules.check_expectation(analyte, want)
         if problem:
-            raise _refuse(f"expected_{analyte.code}", problem, "expected")
+            raise refuse(f"expected_{analyte.code}", problem, "expected")
         stored[analyte.code] = want.as_json()
-    with transaction.atomic():
-        if ControlLot.objects.filter(test=test, level=level, lot_number=lot_number).exists():
-            raise _refuse(
-                "lot_number",
-                f"The {found.label.lower()} control lot {lot_number} is already received.",
-                "duplicate",
-            )
-        lot = ControlLot.objects.create(
-            clinic_id=test.clinic_id,
-            test=test,
-            level=level,
-            lot_number=lot_number,
-            expires_on=expires_on,
-            product=_text(product, 120),
-            expected=stored,
-            received_on=received_on,
-            received_by_id=actor.signed_in_user_id,
-            created_by_id=actor.signed_in_user_id,
-        )
-        record(
-            actor,
-            Action.CREATE,
-            "Device",
-            clinic_id=test.clinic_id,
-            entity_id=str(lot.public_id),
-            description=(
-                f"received {test.name} {found.label.lower()} control lot {lot_number} (expires "
-                f"{expires_on:%Y-%m-%d})"
-            ),
-        )
-    return lot
+    return _receive(
+        actor,
+        ControlLot,
+        test,
+        {"level": level, "lot_number": lot_number},
+        refuse(
+            "lot_number",
+            f"The {found.label.lower()} control lot {lot_number} is already received.",
+            "duplicate",
+        ),
+        f"received {test.name} {found.label.lower()} control lot {lot_number} (expires "
+        f"{expires_on:%Y-%m-%d})",
+        expires_on=expires_on,
+        product=clean(product, 120),
+        expected=stored,
+        received_on=received_on,
+    )
 
 
 def retire_control_lot(*, actor: Actor, lot: ControlLot, reason: str) -> ControlLot:
-    _clinic_check(actor, _STOCK, lot.clinic_id, "Your role does not manage control lots.")
-    reason = _text(reason, 200)
+    return _retire(
+        actor,
+        lot,
+        reason,
+        not_allowed="Your role does not manage control lots.",
+        no_reason="Say why the control lot is taken out of use.",
+        what="control lot",
+        already_code="invalid",
+    )
+
+
+def _retire(
+    actor: Actor,
+    lot: _Lot,
+    reason: str,
+    *,
+    not_allowed: str,
+    no_reason: str,
+    what: str,
+    already_code: str,
+    **retired: object,
+) -> _Lot:
+    """Take a kit or control lot (`what`) out of use, once: a second time is refused."""
+    at_clinic(actor, STOCK_PERMISSIONS, lot.clinic_id, not_allowed)
+    reason = clean(reason, 200)
     if not reason:
-        raise _refuse("reason", "Say why the control lot is taken out of use.", "required")
+        raise refuse("reason", no_reason, "required")
     with transaction.atomic():
-        done = ControlLot.objects.filter(pk=lot.pk, retired_at__isnull=True).update(
-            retired_at=clock.now(), retired_reason=reason, updated_at=clock.now()
+        now = clock.now()
+        done = (
+            type(lot)
+            .objects.filter(pk=lot.pk, retired_at__isnull=True)
+            .update(retired_at=now, **retired, retired_reason=reason, updated_at=now)
         )
         if not done:
-            raise _refuse("reason", f"Control lot {lot.lot_number} is already out of use.")
+            raise refuse(
+                "reason",
+                f"{what.capitalize()} {lot.lot_number} is already out of use.",
+                already_code,
+            )
         lot.refresh_from_db()
         record(
             actor,
@@ -509,7 +523,7 @@ def retire_control_lot(*, actor: Actor, lot: ControlLot, reason: str) -> Control
             "Device",
             clinic_id=lot.clinic_id,
             entity_id=str(lot.public_id),
-            description=f"control lot {lot.lot_number} taken out of use: {reason}",
+            description=f"{what} {lot.lot_number} taken out of use: {reason}",
         )
     return lot
 
@@ -532,7 +546,7 @@ def lockout_for(
 ) -> list[lockout.Reason]:
     """The lockout reasons for a patient test on `lot` by `operator` now (three queries)."""
     now = now or clock.now()
-    today = now.astimezone(zone()).date()
+    today = clock.localtime(now).date()
     runs: list[lockout.QcFacts] = []
     if lot is not None:
         runs = [
@@ -596,32 +610,32 @@ def record_controls(
     control lot's expectations (rules.qc_outcome). The person running controls needs a
     current competency for the test, as for patient tests."""
     test = kit_lot.test
-    _clinic_check(actor, [Permission.RUN_QC], kit_lot.clinic_id, "Your role does not run QC.")
+    at_clinic(actor, [Permission.RUN_QC], kit_lot.clinic_id, "Your role does not run QC.")
     now = clock.now()
     at = performed_at or now
     if at > now + CLOCK_SKEW:
-        raise _refuse("performed_at", "The time of the control run is in the future.", "future")
+        raise refuse("performed_at", "The time of the control run is in the future.", "future")
     if at < now - LATE_QC:
-        raise _refuse(
+        raise refuse(
             "performed_at",
             f"A control run is recorded when it is done; one more than {LATE_QC.days} days "
             "old cannot qualify today's testing.",
             "too_old",
         )
-    day = at.astimezone(zone()).date()
+    day = clock.localtime(at).date()
     if reason not in QcRun.Reason.values:
-        raise _refuse("reason", "Say why the controls are run (new lot, new shipment, ...).")
+        raise refuse("reason", "Say why the controls are run (new lot, new shipment, ...).")
     if not entries:
-        raise _refuse("entries", "Record at least one control level's reading.", "required")
+        raise refuse("entries", "Record at least one control level's reading.", "required")
     not_competent = _competency_reasons(test, actor.user, day)
     if not_competent:
         raise Locked(not_competent)
     if kit_lot.retired_at is not None:
-        raise _refuse(
+        raise refuse(
             "kit_lot", f"Kit lot {kit_lot.lot_number} is out of use: run controls on a lot in use."
         )
     if kit_lot.expired_on(day):
-        raise _refuse(
+        raise refuse(
             "kit_lot",
             f"Kit lot {kit_lot.lot_number} expired on {kit_lot.expires_on:%Y-%m-%d}: take it out "
             "of use; controls on an expired lot do not qualify it.",
@@ -633,17 +647,15 @@ def record_controls(
         control = entry.control_lot
         field_name = f"observed_{control.level}"
         if control.test_id != test.pk:
-            raise _refuse(field_name, "That control lot is for another test.", "control_lot")
+            raise refuse(field_name, "That control lot is for another test.", "control_lot")
         if control.level in seen:
-            raise _refuse(field_name, "One reading per control level per run.", "duplicate")
+            raise refuse(field_name, "One reading per control level per run.", "duplicate")
         seen.add(control.level)
         label = test.level_label(control.level).lower()
         if control.retired_at is not None:
-            raise _refuse(
-                field_name, f"The {label} control lot {control.lot_number} is out of use."
-            )
+            raise refuse(field_name, f"The {label} control lot {control.lot_number} is out of use.")
         if control.expired_on(day):
-            raise _refuse(
+            raise refuse(
                 field_name,
                 f"The {label} control lot {control.lot_number} expired on "
                 f"{control.expires_on:%Y-%m-%d}: an expired control cannot be used for QC. "
@@ -653,7 +665,7 @@ def record_controls(
         try:
             outcome = rules.qc_outcome(test.analytes, control.expectations, entry.observed)
         except rules.ValueRefused as exc:
-            raise _refuse(field_name, f"{test.level_label(control.level)} control: {exc}") from exc
+            raise refuse(field_name, f"{test.level_label(control.level)} control: {exc}") from exc
         outcomes.append((control, outcome))
     runs: list[QcRun] = []
     with transaction.atomic():
@@ -693,17 +705,17 @@ def record_controls(
 def record_corrective_action(*, actor: Actor, run: QcRun, action: str) -> QcRun:
     """What was done about a failed control run (CDC "Ready? Set? Test!": document the
     problem and the corrective action before patient testing resumes)."""
-    _clinic_check(
+    at_clinic(
         actor,
         [Permission.RUN_QC, Permission.MANAGE_POCT],
         run.clinic_id,
         "Your role does not record QC corrective actions.",
     )
-    action = " ".join(str(action or "").replace("\x00", "").split())[:1000]
+    action = clean(action, 1000)
     if run.passed:
-        raise _refuse("action", "This control run passed: it needs no corrective action.")
+        raise refuse("action", "This control run passed: it needs no corrective action.")
     if len(action) < 10:
-        raise _refuse(
+        raise refuse(
             "action",
             "Say what was done, e.g. 'Repeated with a new control swab from lot …; checked "
             "storage temperature and kit expiry'.",
@@ -718,7 +730,7 @@ def record_corrective_action(*, actor: Actor, run: QcRun, action: str) -> QcRun:
             updated_at=now,
         )
         if not done:
-            raise _refuse("action", "A corrective action is already recorded for this run.")
+            raise refuse("action", "A corrective action is already recorded for this run.")
         run.refresh_from_db()
         record(
             actor,
@@ -765,7 +777,7 @@ def record_competency(
 ) -> Competency:
     """A manager's record of a person's assessed competency for one test. Valid six months
     during the person's first year of testing it, a year after (rules.competency_valid_until)."""
-    _clinic_check(
+    at_clinic(
         actor,
         [Permission.MANAGE_POCT],
         test.clinic_id,
@@ -781,14 +793,14 @@ def record_competency(
             role__in=_roles_with(Permission.RUN_POCT),
         ).exists()
     ):
-        raise _refuse("user", "Choose a person whose role at this clinic runs tests.", "user")
+        raise refuse("user", "Choose a person whose role at this clinic runs tests.", "user")
     if user_id == actor.signed_in_user_id:
-        raise _refuse("user", "A person's competency is assessed by someone else.", "self")
+        raise refuse("user", "A person's competency is assessed by someone else.", "self")
     today = clock.today()
     if assessed_on > today:
-        raise _refuse("assessed_on", "The assessment date is in the future.", "future")
+        raise refuse("assessed_on", "The assessment date is in the future.", "future")
     if assessed_on < today - dt.timedelta(days=ASSESSMENT_BACKDATE_DAYS):
-        raise _refuse(
+        raise refuse(
             "assessed_on",
             f"Record an assessment within {ASSESSMENT_BACKDATE_DAYS} days of it (paper records "
             "older than that stay in the personnel file).",
@@ -796,7 +808,7 @@ def record_competency(
         )
     chosen = list(dict.fromkeys(methods))
     if not chosen or any(m not in Competency.Method.values for m in chosen):
-        raise _refuse(
+        raise refuse(
             "methods", "Tick how competency was assessed (at least one method).", "required"
         )
     with transaction.atomic():
@@ -816,7 +828,7 @@ def record_competency(
             valid_until=valid_until,
             methods=chosen,
             first_year=rules.add_months(first or assessed_on, rules.FIRST_YEAR) > assessed_on,
-            note=_text(note, 300),
+            note=clean(note, 300),
             created_by_id=actor.signed_in_user_id,
         )
         record(
@@ -845,7 +857,7 @@ def record_competencies(
     """One assessment covering several tests (the manager observed the person run each):
     all recorded, or none."""
     if not tests:
-        raise _refuse("tests", "Tick the tests the person was assessed on.", "required")
+        raise refuse("tests", "Tick the tests the person was assessed on.", "required")
     with transaction.atomic():
         return [
             record_competency(
@@ -932,23 +944,23 @@ def run_test(
         raise PermissionDenied("Your role does not run point-of-care tests at this clinic.")
     patient = encounter.patient
     if test.clinic_id != encounter.clinic_id or kit_lot.test_id != test.pk:
-        raise _refuse("kit_lot", "That kit lot is not one of this clinic's for this test.")
+        raise refuse("kit_lot", "That kit lot is not one of this clinic's for this test.")
     if encounter.stage in NOT_TESTABLE:
-        raise _refuse(
+        raise refuse(
             "encounter",
             f"This visit was {encounter.get_stage_display().lower()}: a test belongs to a visit "
             "the patient came to.",
             "visit",
         )
     if confirm_birth_date != patient.birth_date:
-        raise _refuse(
+        raise refuse(
             "confirm_birth_date",
             "The date of birth does not match this patient's record. Check the patient's "
             "identity (name and date of birth) before testing.",
             "wrong_patient",
         )
     if test.internal_control and internal_control_valid is None:
-        raise _refuse(
+        raise refuse(
             "internal_control_valid",
             f"Say whether the {test.device}'s internal control appeared.",
             "required",
@@ -995,7 +1007,7 @@ def run_test(
         run.qc_runs.set(covering)
         if kit_lot.first_used_on is None:
             KitLot.objects.filter(pk=kit_lot.pk, first_used_on__isnull=True).update(
-                first_used_on=now.astimezone(zone()).date()
+                first_used_on=clock.localtime(now).date()
             )
         if not invalid:
             note = _trail(test, kit_lot, person(operator), covering, internal)

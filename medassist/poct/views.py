@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,11 @@ def _clinic(request: HttpRequest, *perms: Permission, message: str) -> tuple[Cli
     return next((c for c in clinics if c.code == code), clinics[0]), clinics
 
 
+def _kits_url(clinic: Clinic, test: PocTest) -> str:
+    """The Kits page of the (test's) clinic, at the test."""
+    return reverse("poct:kits") + f"?clinic={clinic.code}#test-{test.public_id}"
+
+
 def _fix_links(test: PocTest, back: str) -> dict[str, str]:
     """Where each lockout reason is fixed (lockout.PAGES), coming back to `back` after."""
     code = test.clinic.code
@@ -76,7 +82,7 @@ def _fix_links(test: PocTest, back: str) -> dict[str, str]:
         "qc": reverse("poct:qc", kwargs={"test_id": test.public_id})
         + "?"
         + urlencode({"next": back}),
-        "kits": reverse("poct:kits") + f"?clinic={code}#test-{test.public_id}",
+        "kits": _kits_url(test.clinic, test),
         "competencies": reverse("poct:competencies") + f"?clinic={code}",
         "menu": reverse("poct:edit-test", kwargs={"test_id": test.public_id}),
     }
@@ -489,7 +495,7 @@ def receive_kit(request: HttpRequest) -> HttpResponse:
             else ""
         ),
     )
-    return redirect(reverse("poct:kits") + f"?clinic={clinic.code}#test-{test.public_id}")
+    return redirect(_kits_url(clinic, test))
 
 
 @login_required
@@ -497,18 +503,8 @@ def receive_kit(request: HttpRequest) -> HttpResponse:
 def retire_kit(request: HttpRequest, lot_id: uuid.UUID) -> HttpResponse:
     actor = _actor(request)
     lot = selectors.get_kit_lot(actor, lot_id)
-    form = forms.RetireForm(request.POST)
-    where = reverse("poct:kits") + f"?clinic={lot.clinic.code}#test-{lot.test.public_id}"
-    if not form.is_valid():
-        messages.error(request, f"Kit lot {lot.lot_number}: say why it is taken out of use.")
-        return redirect(where)
-    try:
-        services.retire_kit_lot(actor=actor, lot=lot, reason=form.cleaned_data["reason"])
-    except ValidationError as exc:
-        messages.error(request, " ".join(m for ms in _errors(exc).values() for m in ms))
-    else:
-        messages.success(request, f"Kit lot {lot.lot_number} of {lot.test.name} taken out of use.")
-    return redirect(where)
+    done = f"Kit lot {lot.lot_number} of {lot.test.name} taken out of use."
+    return _retire(request, actor, lot, services.retire_kit_lot, "Kit lot", done)
 
 
 @login_required
@@ -546,8 +542,7 @@ def receive_control(request: HttpRequest, test_id: uuid.UUID) -> HttpResponse:
                 f"Received the {test.level_label(lot.level).lower()} control lot "
                 f"{lot.lot_number} for {test.name}.",
             )
-            where = reverse("poct:kits") + f"?clinic={test.clinic.code}#test-{test.public_id}"
-            return redirect(_safe_next(request, where))
+            return redirect(_safe_next(request, _kits_url(test.clinic, test)))
     return render(request, "poct/control_form.html", {"test": test, "form": form}, status=status)
 
 
@@ -556,17 +551,26 @@ def receive_control(request: HttpRequest, test_id: uuid.UUID) -> HttpResponse:
 def retire_control(request: HttpRequest, lot_id: uuid.UUID) -> HttpResponse:
     actor = _actor(request)
     lot = selectors.get_control_lot(actor, lot_id)
+    done = f"Control lot {lot.lot_number} taken out of use."
+    return _retire(request, actor, lot, services.retire_control_lot, "Control lot", done)
+
+
+def _retire(
+    request: HttpRequest, actor: Any, lot: Any, retire: Callable[..., object], what: str, done: str
+) -> HttpResponse:
+    """Take a kit or control lot (`what`) out of use with the form's reason, back to the Kits
+    page at its test; what happened (`done`, or why not) is said in a message there."""
     form = forms.RetireForm(request.POST)
-    where = reverse("poct:kits") + f"?clinic={lot.clinic.code}#test-{lot.test.public_id}"
+    where = _kits_url(lot.clinic, lot.test)
     if not form.is_valid():
-        messages.error(request, f"Control lot {lot.lot_number}: say why it is taken out of use.")
+        messages.error(request, f"{what} {lot.lot_number}: say why it is taken out of use.")
         return redirect(where)
     try:
-        services.retire_control_lot(actor=actor, lot=lot, reason=form.cleaned_data["reason"])
+        retire(actor=actor, lot=lot, reason=form.cleaned_data["reason"])
     except ValidationError as exc:
         messages.error(request, " ".join(m for ms in _errors(exc).values() for m in ms))
     else:
-        messages.success(request, f"Control lot {lot.lot_number} taken out of use.")
+        messages.success(request, done)
     return redirect(where)
 
 

@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -65,6 +66,7 @@ from medassist.labs.models import (
     Specimen,
     SpecimenType,
 )
+from medassist.labs.services.common import at_clinic, clean, refuse
 from medassist.patients.models import Patient
 
 LAB_ORDER_KIND = "lab.order"
@@ -238,19 +240,6 @@ def _control_id() -> str:
     return uuid.uuid4().hex[:20].upper()  # MSH-10 (ST, 20 characters in v2.5.1)
 
 
-def _clean(text: str, limit: int) -> str:
-    return " ".join(text.replace("\x00", "").split())[:limit]
-
-
-def _refuse(field_name: str, message: str, code: str = "invalid") -> ValidationError:
-    return ValidationError({field_name: [ValidationError(message, code=code)]})
-
-
-def _at_clinic(actor: Actor, perm: Permission, clinic_id: int, message: str) -> None:
-    if not can(actor, perm, Clinic(pk=clinic_id)):
-        raise PermissionDenied(message)
-
-
 def _hm(value: dt.datetime) -> str:
     return f"{clock.localtime(value):%H:%M}"
 
@@ -320,9 +309,9 @@ def resend_order_message(*, actor: Actor, message: OrderMessage) -> OrderMessage
     tell a resend from a new order. Its status goes back to queued, its attempts to 0, the
     last answer is cleared (it stays in the audit trail); a cancel waiting for this new order
     follows once the lab accepts it."""
-    _at_clinic(
+    at_clinic(
         actor,
-        Permission.MANAGE_LAB_INTERFACE,
+        [Permission.MANAGE_LAB_INTERFACE],
         message.clinic_id,
         "Only the clinic manager sends messages to the lab again.",
     )
@@ -334,7 +323,7 @@ def resend_order_message(*, actor: Actor, message: OrderMessage) -> OrderMessage
         )
         lab = locked.requisition.lab
         if locked.status not in RESENDABLE:
-            raise _refuse(
+            raise refuse(
                 "general",
                 f"Message {locked.control_id} is {locked.get_status_display().lower()}: only a "
                 "message that failed or that the lab answered with an error (AE) is sent again."
@@ -346,14 +335,14 @@ def resend_order_message(*, actor: Actor, message: OrderMessage) -> OrderMessage
                 "not_resendable",
             )
         if not lab.enabled:
-            raise _refuse(
+            raise refuse(
                 "general",
                 f"The interface to {lab.name} is turned off: turn it on on the catalog page, "
                 "then send the message again.",
                 "lab_disabled",
             )
         if not lab.host or not lab.port:
-            raise _refuse(
+            raise refuse(
                 "general",
                 f"{NO_ADDRESS[0].upper()}{NO_ADDRESS[1:]}, then send the message again.",
                 "no_address",
@@ -410,63 +399,61 @@ def place_order(
         raise PermissionDenied("Only a provider may order lab tests at this clinic.")
     if encounter is not None:
         if encounter.patient_id != patient.pk:
-            raise _refuse("encounter", "This visit is another patient's.", "wrong_patient")
+            raise refuse("encounter", "This visit is another patient's.", "wrong_patient")
         if encounter.stage in (Encounter.Stage.CANCELLED, Encounter.Stage.NO_SHOW):
-            raise _refuse(
+            raise refuse(
                 "encounter",
                 "This visit did not take place; order from the patient's page instead.",
                 "visit_cancelled",
             )
     chosen: list[LabTest] = list({t.pk: t for t in tests}.values())
     if not chosen:
-        raise _refuse("tests", "Choose at least one test.", "no_tests")
+        raise refuse("tests", "Choose at least one test.", "no_tests")
     for test in chosen:
         if test.clinic_id != patient.clinic_id or not test.active:
-            raise _refuse(
-                "tests", f"{test.name} is not in this clinic's catalog.", "not_in_catalog"
-            )
+            raise refuse("tests", f"{test.name} is not in this clinic's catalog.", "not_in_catalog")
         if not test.lab.enabled:
-            raise _refuse(
+            raise refuse(
                 "tests",
                 f"{test.lab.name} does not take orders at present ({test.name}); ask the clinic "
                 "manager.",
                 "lab_disabled",
             )
     if priority not in Priority.values:
-        raise _refuse("priority", "Choose the priority.", "priority")
+        raise refuse("priority", "Choose the priority.", "priority")
     codes: list[Diagnosis] = []
     for diagnosis in diagnoses:
         try:
             code = normalize_icd10cm(diagnosis.code)
         except ValueError as error:
-            raise _refuse("diagnoses", f"{str(error).capitalize()}.", "icd10") from error
+            raise refuse("diagnoses", f"{str(error).capitalize()}.", "icd10") from error
         if code not in {d.code for d in codes}:
-            codes.append(Diagnosis(code, _clean(diagnosis.display, 120)))
+            codes.append(Diagnosis(code, clean(diagnosis.display, 120)))
     if not codes:
         # CMS (Medicare Claims Processing Manual, ch. 16): a lab test is paid for the diagnosis
         # the ordering provider gives; labs require one on every requisition.
-        raise _refuse(
+        raise refuse(
             "diagnoses",
             "Give at least one ICD-10-CM diagnosis code: the lab needs the reason for the test.",
             "no_diagnosis",
         )
     if len(codes) > MAX_DIAGNOSES:
-        raise _refuse("diagnoses", f"At most {MAX_DIAGNOSES} diagnoses.", "too_many")
+        raise refuse("diagnoses", f"At most {MAX_DIAGNOSES} diagnoses.", "too_many")
     now = clock.now()
     if collect_not_before is not None:
         if collect_not_before < _minute(now):
-            raise _refuse(
+            raise refuse(
                 "collect_not_before",
                 "That time has passed: leave it empty to collect now.",
                 "past",
             )
         if collect_not_before > now + MAX_TIMED_DRAW_AHEAD:
-            raise _refuse(
+            raise refuse(
                 "collect_not_before",
                 f"A timed draw is at most {MAX_TIMED_DRAW_AHEAD.days} days ahead.",
                 "too_far",
             )
-    note = _clean(note, 300)
+    note = clean(note, 300)
     clinic = Clinic.objects.get(pk=patient.clinic_id)
     by_lab: dict[int, list[LabTest]] = {}
     for test in chosen:
@@ -487,7 +474,7 @@ def place_order(
         for test in chosen:
             if (already := open_tests.get(test.pk)) is not None:
                 who = already.requisition.ordered_by
-                raise _refuse(
+                raise refuse(
                     "tests",
                     f"{test.name} is already ordered and waiting to be collected (ordered "
                     f"{clock.localtime(already.requisition.ordered_at):%m/%d/%Y %H:%M} by "
@@ -550,9 +537,9 @@ def cancel_order(*, actor: Actor, order: LabOrder, reason: str) -> LabOrder:
     reported results: a resulted test is corrected by the lab, not cancelled here."""
     if not can(actor, Permission.ORDER_LABS, order):
         raise PermissionDenied("Only a provider may cancel a lab order.")
-    reason = _clean(reason, 200)
+    reason = clean(reason, 200)
     if len(reason) < 3:
-        raise _refuse("reason", "Say why the test is cancelled.", "reason")
+        raise refuse("reason", "Say why the test is cancelled.", "reason")
     with transaction.atomic():
         locked = (
             LabOrder.objects.select_for_update()
@@ -567,7 +554,7 @@ def cancel_order(*, actor: Actor, order: LabOrder, reason: str) -> LabOrder:
                     f"The lab has already reported results for {locked.test.name}; it can no "
                     "longer be cancelled. Call the lab to correct the report."
                 )
-            raise _refuse("reason", message, "not_cancellable")
+            raise refuse("reason", message, "not_cancellable")
         stage_before = locked.get_stage_display()
         LabOrder.objects.filter(pk=locked.pk).update(
             status=LabOrder.Status.REVOKED,
@@ -688,11 +675,11 @@ def _earlier_attempts(requisition: LabRequisition, user_id: int) -> int:
 
 def _check_attempts(requisition: LabRequisition, actor: Actor, attempts: int) -> None:
     if not 0 <= attempts <= MAX_ATTEMPTS_FIELD:
-        raise _refuse("attempts", f"Attempts are at most {MAX_ATTEMPTS_FIELD}.", "attempts_range")
+        raise refuse("attempts", f"Attempts are at most {MAX_ATTEMPTS_FIELD}.", "attempts_range")
     earlier = _earlier_attempts(requisition, actor.signed_in_user_id)
     if earlier + attempts > MAX_ATTEMPTS_PER_COLLECTOR:
         made = f"{earlier} earlier and {attempts} now" if earlier else f"{attempts}"
-        raise _refuse(
+        raise refuse(
             "attempts",
             f"CLSI GP41: no more than {MAX_ATTEMPTS_PER_COLLECTOR} venipuncture attempts per "
             f"collector ({made} by you). Ask a colleague to try, or record 'unable to collect' "
@@ -711,7 +698,7 @@ def _orders_to_collect(requisition: LabRequisition) -> list[LabOrder]:
     if open_orders:
         return open_orders
     if orders and all(o.stage == LabOrder.Stage.CANCELLED for o in orders):
-        raise _refuse(
+        raise refuse(
             "general", "The tests on this requisition were cancelled: collect nothing.", "cancelled"
         )
     last = (
@@ -727,17 +714,32 @@ def _orders_to_collect(requisition: LabRequisition) -> list[LabOrder]:
         if last
         else ""
     )
-    raise _refuse(
+    raise refuse(
         "general",
         f"These specimens were already collected{when}; print their labels instead.",
         "already_collected",
     )
 
 
+def _lock_collectable(requisition: LabRequisition, wanted: list[int]) -> None:
+    """In the transaction: one collection (or not-collected record) at a time per requisition.
+    A double submit waits here, then finds the orders `wanted` (sorted ids) collected and is
+    refused with the reason (collected, cancelled): nothing is collected twice."""
+    LabRequisition.objects.select_for_update().filter(pk=requisition.pk).values_list("pk").first()
+    still = sorted(
+        LabOrder.objects.filter(
+            pk__in=wanted, status=LabOrder.Status.ACTIVE, stage__in=COLLECTABLE
+        ).values_list("pk", flat=True)
+    )
+    if still != wanted:
+        _orders_to_collect(requisition)  # raises the reason (collected, cancelled)
+        raise refuse("general", "The requisition changed meanwhile; open it again.", "changed")
+
+
 def _timing(orders: Sequence[LabOrder], collected_at: dt.datetime) -> None:
     for order in orders:
         if order.collect_not_before and _minute(collected_at) < _minute(order.collect_not_before):
-            raise _refuse(
+            raise refuse(
                 "collected_at",
                 f"Timed draw: {order.test.name} is not to be collected before "
                 f"{_hm(order.collect_not_before)}. Wait until then, or ask the provider.",
@@ -750,9 +752,9 @@ def _collection_time(
 ) -> dt.datetime:
     at = collected_at or now
     if at > now + FUTURE_SLACK:
-        raise _refuse("collected_at", "The collection time is in the future.", "future")
+        raise refuse("collected_at", "The collection time is in the future.", "future")
     if _minute(at) < _minute(requisition.ordered_at):
-        raise _refuse(
+        raise refuse(
             "collected_at",
             f"The collection time is before the tests were ordered "
             f"({clock.localtime(requisition.ordered_at):%m/%d/%Y %H:%M}).",
@@ -764,13 +766,13 @@ def _collection_time(
 def _check_methods(tubes: Sequence[Tube], collection: Collection) -> None:
     if any(t.blood for t in tubes):
         if collection.method not in BLOOD_METHODS:
-            raise _refuse(
+            raise refuse(
                 "method", "Choose how the blood is drawn (venipuncture or capillary).", "method"
             )
         if collection.method == Specimen.Method.CAPILLARY:
             venous = [t for t in tubes if t.container in VENOUS_ONLY]
             if venous:
-                raise _refuse(
+                raise refuse(
                     "method",
                     f"CLSI GP42: {CONTAINERS[venous[0].container].label} "
                     f"({', '.join(o.test.name for o in venous[0].orders)}) needs venipuncture, "
@@ -780,14 +782,14 @@ def _check_methods(tubes: Sequence[Tube], collection: Collection) -> None:
     urine = [t for t in tubes if t.container in (Container.URINE_CUP, Container.URINE_TRANSPORT)]
     if urine:
         if collection.urine_method not in URINE_METHODS:
-            raise _refuse(
+            raise refuse(
                 "urine_method",
                 "Choose how the urine is collected (clean catch or random).",
                 "method",
             )
         culture = [t for t in urine if t.container in CLEAN_CATCH_ONLY]
         if culture and collection.urine_method != Specimen.Method.CLEAN_CATCH:
-            raise _refuse(
+            raise refuse(
                 "urine_method",
                 f"{', '.join(o.test.name for o in culture[0].orders)} needs a clean-catch "
                 "midstream specimen: give the patient the cleansing wipes and the instructions.",
@@ -800,12 +802,52 @@ def _problems(problems: Iterable[str]) -> list[str]:
     allowed = set(Specimen.Problem.values) - set(UNABLE_PROBLEMS)
     unknown = [p for p in chosen if p not in allowed]
     if unknown:
-        raise _refuse(
+        raise refuse(
             "problems",
             "Unknown problem; for a specimen that could not be collected use 'Unable to collect'.",
             "problem",
         )
     return chosen
+
+
+def _new_specimen(
+    actor: Actor,
+    requisition: LabRequisition,
+    clinic: Clinic,
+    tube: Tube,
+    *,
+    step: str,
+    recorded_at: dt.datetime,
+    detail: str,
+    collected_at: dt.datetime,
+    **fields: Any,
+) -> Specimen:
+    """A specimen of `tube` for its orders on the requisition, collected (or not) by the
+    actor at `collected_at`: its accession number, and its first custody event (`step`)."""
+    specimen = Specimen.objects.create(
+        clinic_id=requisition.clinic_id,
+        patient_id=requisition.patient_id,
+        requisition=requisition,
+        accession=_placeholder(20),
+        container=tube.container,
+        specimen_type=tube.specimen_type,
+        collected_at=collected_at,
+        collected_by_id=actor.signed_in_user_id,
+        created_by_id=actor.signed_in_user_id,
+        **fields,
+    )
+    specimen.accession = accession_number(clinic, specimen.pk)
+    Specimen.objects.filter(pk=specimen.pk).update(accession=specimen.accession)
+    specimen.orders.set(tube.orders)
+    CustodyEvent.objects.create(
+        specimen=specimen,
+        step=step,
+        at=collected_at,
+        by_id=actor.signed_in_user_id,
+        detail=clean(detail, 300),
+        recorded_at=recorded_at,
+    )
+    return specimen
 
 
 def collect_specimens(
@@ -818,14 +860,14 @@ def collect_specimens(
         raise PermissionDenied("Your role may not collect specimens at this clinic.")
     patient = requisition.patient
     if not collection.confirm_name:
-        raise _refuse(
+        raise refuse(
             "confirm_name",
             f"Ask the patient to say their full name, and confirm it is {patient.given} "
             f"{patient.family}.",
             "identity",
         )
     if collection.confirm_birth_date != patient.birth_date:
-        raise _refuse(
+        raise refuse(
             "confirm_birth_date",
             "The date of birth does not match this patient's record. Ask the patient again "
             "(full name and date of birth) and check the requisition: never label a tube for "
@@ -842,7 +884,7 @@ def collect_specimens(
     attempts = collection.attempts if blood else 1
     if blood:
         if attempts < 1:
-            raise _refuse("attempts", "A blood draw takes at least one attempt.", "attempts_range")
+            raise refuse("attempts", "A blood draw takes at least one attempt.", "attempts_range")
         _check_attempts(requisition, actor, attempts)
     problems = _problems(collection.problems)
     needs = max(t.fasting_hours for t in tubes)
@@ -852,14 +894,14 @@ def collect_specimens(
         fasting_tests = [o.test for t in tubes for o in t.orders if o.test.fasting_hours]
         if fasted is None:
             first = max(fasting_tests, key=lambda t: t.fasting_hours)
-            raise _refuse(
+            raise refuse(
                 "fasting_hours_reported",
                 f"{first.name} needs {first.fasting_hours} h of fasting: ask the patient when "
                 "they last ate or drank anything but water, and enter the hours.",
                 "fasting_unknown",
             )
         if not 0 <= fasted <= 72:
-            raise _refuse("fasting_hours_reported", "Hours of fasting are 0 to 72.", "range")
+            raise refuse("fasting_hours_reported", "Hours of fasting are 0 to 72.", "range")
         short = [t for t in fasting_tests if fasted < t.fasting_hours]
         if short:
             warnings.append(
@@ -869,25 +911,13 @@ def collect_specimens(
                 "whether to use the result or recollect."
             )
     elif fasted is not None and not 0 <= fasted <= 72:
-        raise _refuse("fasting_hours_reported", "Hours of fasting are 0 to 72.", "range")
-    body_site = _clean(collection.body_site, 60)
-    note = _clean(collection.note, 300)
+        raise refuse("fasting_hours_reported", "Hours of fasting are 0 to 72.", "range")
+    body_site = clean(collection.body_site, 60)
+    note = clean(collection.note, 300)
     clinic = Clinic.objects.get(pk=requisition.clinic_id)
     wanted = sorted(o.pk for o in orders)
     with transaction.atomic():
-        # One collection at a time per requisition: a double submit waits here, then finds
-        # the orders collected and is refused (nothing is collected twice).
-        LabRequisition.objects.select_for_update().filter(pk=requisition.pk).values_list(
-            "pk"
-        ).first()
-        still = sorted(
-            LabOrder.objects.filter(
-                pk__in=wanted, status=LabOrder.Status.ACTIVE, stage__in=COLLECTABLE
-            ).values_list("pk", flat=True)
-        )
-        if still != wanted:
-            _orders_to_collect(requisition)  # raises the reason (collected, cancelled)
-            raise _refuse("general", "The requisition changed meanwhile; open it again.", "changed")
+        _lock_collectable(requisition, wanted)
         specimens = []
         for tube in tubes:
             tube_problems = list(problems)
@@ -897,44 +927,32 @@ def collect_specimens(
                 and Specimen.Problem.NOT_FASTING not in tube_problems
             ):
                 tube_problems.append(Specimen.Problem.NOT_FASTING)
-            specimen = Specimen.objects.create(
-                clinic_id=requisition.clinic_id,
-                patient_id=requisition.patient_id,
-                requisition=requisition,
-                accession=_placeholder(20),
-                container=tube.container,
-                specimen_type=tube.specimen_type,
+            method = _method_for(tube, collection)
+            specimen = _new_specimen(
+                actor,
+                requisition,
+                clinic,
+                tube,
+                step=CustodyEvent.Step.COLLECTED,
+                recorded_at=now,
+                detail=(
+                    f"{Specimen.Method(method).label}"
+                    + (f", {body_site}" if body_site and tube.blood else "")
+                    + (f", {attempts} attempt{'s' if attempts > 1 else ''}" if tube.blood else "")
+                    # the tube holds what its tests need together (Specimen has no quantity)
+                    + f"; {tube.volume_ml.normalize():f} mL for {len(tube.orders)} test"
+                    + ("s" if len(tube.orders) > 1 else "")
+                    + (f"; problems: {', '.join(tube_problems)}" if tube_problems else "")
+                ),
                 status=Specimen.Status.COLLECTED,
                 collected_at=collected_at,
-                collected_by_id=actor.signed_in_user_id,
-                method=_method_for(tube, collection),
+                method=method,
                 body_site=body_site if tube.blood else "",
                 attempts=attempts if tube.blood else 1,
                 identifiers_confirmed=["name", "birth_date"],
                 fasting_hours_reported=fasted,
                 problems=tube_problems,
                 note=note,
-                created_by_id=actor.signed_in_user_id,
-            )
-            specimen.accession = accession_number(clinic, specimen.pk)
-            Specimen.objects.filter(pk=specimen.pk).update(accession=specimen.accession)
-            specimen.orders.set(tube.orders)
-            CustodyEvent.objects.create(
-                specimen=specimen,
-                step=CustodyEvent.Step.COLLECTED,
-                at=collected_at,
-                by_id=actor.signed_in_user_id,
-                detail=_clean(
-                    f"{specimen.get_method_display()}"
-                    + (f", {body_site}" if body_site and tube.blood else "")
-                    + (f", {attempts} attempt{'s' if attempts > 1 else ''}" if tube.blood else "")
-                    # the tube holds what its tests need together (Specimen has no quantity)
-                    + f"; {tube.volume_ml.normalize():f} mL for {len(tube.orders)} test"
-                    + ("s" if len(tube.orders) > 1 else "")
-                    + (f"; problems: {', '.join(tube_problems)}" if tube_problems else ""),
-                    300,
-                ),
-                recorded_at=now,
             )
             record(
                 actor,
@@ -969,11 +987,11 @@ def record_not_collected(
     for another collector, another day, or the provider's decision."""
     if not can(actor, Permission.COLLECT_SPECIMEN, requisition):
         raise PermissionDenied("Your role may not collect specimens at this clinic.")
-    reason = _clean(reason, 300)
+    reason = clean(reason, 300)
     if len(reason) < 3:
-        raise _refuse("reason", "Say why the specimens could not be collected.", "reason")
+        raise refuse("reason", "Say why the specimens could not be collected.", "reason")
     if problem not in UNABLE_PROBLEMS:
-        raise _refuse("problem", "Choose 'unable to collect' or 'patient refused'.", "problem")
+        raise refuse("problem", "Choose 'unable to collect' or 'patient refused'.", "problem")
     orders = _orders_to_collect(requisition)
     tubes = tubes_for(orders)
     if any(t.blood for t in tubes):
@@ -984,51 +1002,26 @@ def record_not_collected(
     clinic = Clinic.objects.get(pk=requisition.clinic_id)
     wanted = sorted(o.pk for o in orders)
     with transaction.atomic():
-        LabRequisition.objects.select_for_update().filter(pk=requisition.pk).values_list(
-            "pk"
-        ).first()
-        still = sorted(
-            LabOrder.objects.filter(
-                pk__in=wanted, status=LabOrder.Status.ACTIVE, stage__in=COLLECTABLE
-            ).values_list("pk", flat=True)
-        )
-        if still != wanted:
-            _orders_to_collect(requisition)
-            raise _refuse("general", "The requisition changed meanwhile; open it again.", "changed")
+        _lock_collectable(requisition, wanted)
         specimens = []
         for tube in tubes:
-            specimen = Specimen.objects.create(
-                clinic_id=requisition.clinic_id,
-                patient_id=requisition.patient_id,
-                requisition=requisition,
-                accession=_placeholder(20),
-                container=tube.container,
-                specimen_type=tube.specimen_type,
+            specimen = _new_specimen(
+                actor,
+                requisition,
+                clinic,
+                tube,
+                step=CustodyEvent.Step.NOT_COLLECTED,
+                recorded_at=now,
+                detail=(
+                    f"{Specimen.Problem(problem).label}: {reason}"
+                    + (f" ({attempts} attempt{'s' if attempts != 1 else ''})" if tube.blood else "")
+                ),
                 status=Specimen.Status.NOT_COLLECTED,
                 collected_at=now,
-                collected_by_id=actor.signed_in_user_id,
                 method=_default_method(tube),
                 attempts=attempts if tube.blood else 0,
                 problems=[problem],
                 note=reason,
-                created_by_id=actor.signed_in_user_id,
-            )
-            specimen.accession = accession_number(clinic, specimen.pk)
-            Specimen.objects.filter(pk=specimen.pk).update(accession=specimen.accession)
-            specimen.orders.set(tube.orders)
-            CustodyEvent.objects.create(
-                specimen=specimen,
-                step=CustodyEvent.Step.NOT_COLLECTED,
-                at=now,
-                by_id=actor.signed_in_user_id,
-                detail=_clean(
-                    f"{Specimen.Problem(problem).label}: {reason}"
-                    + (
-                        f" ({attempts} attempt{'s' if attempts != 1 else ''})" if tube.blood else ""
-                    ),
-                    300,
-                ),
-                recorded_at=now,
             )
             specimens.append(specimen)
         LabOrder.objects.filter(pk__in=wanted).update(
@@ -1067,7 +1060,7 @@ def print_labels(*, actor: Actor, requisition: LabRequisition) -> list[Specimen]
             .order_by("id")
         )
         if not specimens:
-            raise _refuse(
+            raise refuse(
                 "general", "Nothing is collected on this requisition yet: no labels.", "nothing"
             )
         first = [s for s in specimens if s.labels_printed == 0]
@@ -1138,53 +1131,53 @@ def process_specimen(
         raise PermissionDenied("Your role may not process specimens at this clinic.")
     specimen.refresh_from_db()  # where it stands now, not when the page was opened
     if specimen.status == Specimen.Status.NOT_COLLECTED:
-        raise _refuse("general", "This specimen was not collected.", "not_collected")
+        raise refuse("general", "This specimen was not collected.", "not_collected")
     if specimen.status not in AT_CLINIC:
-        raise _refuse(
+        raise refuse(
             "general",
             f"{specimen.accession} is already {specimen.get_status_display().lower()}: it can "
             "no longer be processed here.",
             "gone",
         )
     if specimen.labels_printed == 0:
-        raise _refuse(
+        raise refuse(
             "general",
             "Label the tube first (print its label at the patient's side): an unlabelled tube "
             "never goes into the centrifuge.",
             "unlabelled",
         )
     if spun_minutes is None and not (aliquoted or refrigerated or frozen):
-        raise _refuse("general", "Tick what was done to the specimen.", "nothing")
+        raise refuse("general", "Tick what was done to the specimen.", "nothing")
     if refrigerated and frozen:
-        raise _refuse("frozen", "A specimen is either refrigerated or frozen, not both.", "both")
+        raise refuse("frozen", "A specimen is either refrigerated or frozen, not both.", "both")
     tests = [o.test for o in specimen.orders.select_related("test")]
     names = ", ".join(t.name for t in tests)
     steps = {e.step: e for e in CustodyEvent.objects.filter(specimen=specimen).order_by("at", "id")}
     now = clock.now()
     at = at or now
     if at > now + FUTURE_SLACK:
-        raise _refuse("at", "The time is in the future.", "future")
+        raise refuse("at", "The time is in the future.", "future")
     collected_at = specimen.collected_at or now
     if _minute(at) < _minute(collected_at):
-        raise _refuse("at", "The time is before the specimen was collected.", "before_collection")
+        raise refuse("at", "The time is before the specimen was collected.", "before_collection")
     warnings: list[str] = []
     details: list[tuple[str, str]] = []
     if spun_minutes is not None:
         if specimen.specimen_type not in SPUN_TYPES:
-            raise _refuse(
+            raise refuse(
                 "spun_minutes",
                 f"{CONTAINERS[specimen.container].label} for {names} is tested as "
                 f"{specimen.get_specimen_type_display().lower()}: do not centrifuge it.",
                 "not_spun",
             )
         if CustodyEvent.Step.SPUN in steps:
-            raise _refuse(
+            raise refuse(
                 "spun_minutes",
                 f"Already centrifuged at {_hm(steps[CustodyEvent.Step.SPUN].at)}.",
                 "twice",
             )
         if not 1 <= spun_minutes <= 30:
-            raise _refuse("spun_minutes", "Centrifuge time is 1 to 30 minutes.", "range")
+            raise refuse("spun_minutes", "Centrifuge time is 1 to 30 minutes.", "range")
         waited = at - collected_at
         limits = [t.spin_within_minutes for t in tests if t.spin_within_minutes]
         detail = f"{spun_minutes} min, {int(waited.total_seconds() // 60)} min after collection"
@@ -1215,13 +1208,13 @@ def process_specimen(
         details.append((CustodyEvent.Step.FROZEN, "-20 °C"))
     if Handling.FREEZE in handling and not frozen and CustodyEvent.Step.FROZEN not in steps:
         warnings.append(f"{names} travels frozen: freeze it before it is packed.")
-    note = _clean(note, 200)
+    note = clean(note, 200)
     with transaction.atomic():
         changed = Specimen.objects.filter(pk=specimen.pk, status__in=AT_CLINIC).update(
             status=Specimen.Status.PROCESSED, updated_at=now
         )
         if not changed:
-            raise _refuse("general", "The specimen was packed meanwhile.", "gone")
+            raise refuse("general", "The specimen was packed meanwhile.", "gone")
         CustodyEvent.objects.bulk_create(
             [
                 CustodyEvent(
@@ -1229,7 +1222,7 @@ def process_specimen(
                     step=step,
                     at=at,
                     by_id=actor.signed_in_user_id,
-                    detail=_clean(detail + (f"; {note}" if note else ""), 300),
+                    detail=clean(detail + (f"; {note}" if note else ""), 300),
                     recorded_at=now,
                 )
                 for step, detail in details
@@ -1254,21 +1247,21 @@ def process_specimen(
 def _packable(specimen: Specimen, lab: PerformingLab, steps: set[str]) -> None:
     where = f"{specimen.accession}: "
     if specimen.clinic_id != lab.clinic_id or specimen.requisition.lab_id != lab.pk:
-        raise _refuse("specimens", where + f"it goes to another lab, not {lab.name}.", "lab")
+        raise refuse("specimens", where + f"it goes to another lab, not {lab.name}.", "lab")
     if specimen.manifest_id is not None or specimen.status not in AT_CLINIC:
-        raise _refuse(
+        raise refuse(
             "specimens",
             where + f"already {specimen.get_status_display().lower()}.",
             "packed",
         )
     if specimen.labels_printed == 0:
-        raise _refuse("specimens", where + "print its label first.", "unlabelled")
+        raise refuse("specimens", where + "print its label first.", "unlabelled")
     orders = list(specimen.orders.all())
     if orders and all(o.stage == LabOrder.Stage.CANCELLED for o in orders):
-        raise _refuse("specimens", where + "its tests were cancelled; do not send it.", "cancelled")
+        raise refuse("specimens", where + "its tests were cancelled; do not send it.", "cancelled")
     needs_spin = [o.test for o in orders if o.test.spin_within_minutes]
     if needs_spin and specimen.specimen_type in SPUN_TYPES and CustodyEvent.Step.SPUN not in steps:
-        raise _refuse(
+        raise refuse(
             "specimens",
             where + f"centrifuge it first ({needs_spin[0].name} is sent as "
             f"{specimen.get_specimen_type_display().lower()}), and record it.",
@@ -1281,7 +1274,7 @@ def create_manifest(*, actor: Actor, lab: PerformingLab, specimens: Sequence[Spe
     if not can(actor, Permission.COLLECT_SPECIMEN, lab):
         raise PermissionDenied("Your role may not pack specimens at this clinic.")
     if not specimens:
-        raise _refuse("specimens", "Choose the specimens going in the bag.", "none")
+        raise refuse("specimens", "Choose the specimens going in the bag.", "none")
     now = clock.now()
     clinic = Clinic.objects.get(pk=lab.clinic_id)
     with transaction.atomic():
@@ -1343,15 +1336,15 @@ def hand_to_courier(
     """The courier takes the bag: its specimens are in transit, their orders with the courier."""
     if not can(actor, Permission.COLLECT_SPECIMEN, manifest):
         raise PermissionDenied("Your role may not hand specimens to the courier at this clinic.")
-    courier_name = _clean(courier_name, 120)
+    courier_name = clean(courier_name, 120)
     if len(courier_name) < 2:
-        raise _refuse("courier_name", "Write the courier's name (as on their badge).", "courier")
+        raise refuse("courier_name", "Write the courier's name (as on their badge).", "courier")
     now = clock.now()
     at = handed_at or now
     if at > now + FUTURE_SLACK:
-        raise _refuse("handed_at", "The time is in the future.", "future")
+        raise refuse("handed_at", "The time is in the future.", "future")
     if _minute(at) < _minute(manifest.packaged_at):
-        raise _refuse("handed_at", "The time is before the bag was packed.", "before_packed")
+        raise refuse("handed_at", "The time is before the bag was packed.", "before_packed")
     with transaction.atomic():
         changed = Manifest.objects.filter(pk=manifest.pk, handed_at__isnull=True).update(
             courier_name=courier_name,
@@ -1361,7 +1354,7 @@ def hand_to_courier(
         )
         if not changed:
             manifest.refresh_from_db()
-            raise _refuse(
+            raise refuse(
                 "courier_name",
                 f"Manifest {manifest.number} was already handed to {manifest.courier_name} at "
                 f"{_hm(manifest.handed_at or now)}.",
@@ -1431,14 +1424,14 @@ def record_received(
     specimen.refresh_from_db()
     lab = specimen.requisition.lab
     if lab_has_interface(lab):
-        raise _refuse(
+        raise refuse(
             "general",
             f"{lab.name} reports through its interface, which records the receipt with the "
             "results: nothing to enter by hand.",
             "interface",
         )
     if specimen.status != Specimen.Status.IN_TRANSIT:
-        raise _refuse(
+        raise refuse(
             "general",
             f"{specimen.accession} is {specimen.get_status_display().lower()}, not with the "
             "courier: hand it over first."
@@ -1449,23 +1442,23 @@ def record_received(
     now = clock.now()
     at = received_at or now
     if at > now + FUTURE_SLACK:
-        raise _refuse("received_at", "The time is in the future.", "future")
+        raise refuse("received_at", "The time is in the future.", "future")
     handed = specimen.manifest.handed_at if specimen.manifest else None
     if handed and _minute(at) < _minute(handed):
-        raise _refuse("received_at", "The time is before the courier took it.", "before_courier")
-    received_by = _clean(received_by, 80)
+        raise refuse("received_at", "The time is before the courier took it.", "before_courier")
+    received_by = clean(received_by, 80)
     with transaction.atomic():
         changed = Specimen.objects.filter(pk=specimen.pk, status=Specimen.Status.IN_TRANSIT).update(
             status=Specimen.Status.RECEIVED, updated_at=now
         )
         if not changed:
-            raise _refuse("general", "The receipt was recorded meanwhile.", "twice")
+            raise refuse("general", "The receipt was recorded meanwhile.", "twice")
         CustodyEvent.objects.create(
             specimen=specimen,
             step=CustodyEvent.Step.RECEIVED_BY_LAB,
             at=at,
             by_id=actor.signed_in_user_id,
-            by_name=_clean(lab.name + (f" ({received_by})" if received_by else ""), 120),
+            by_name=clean(lab.name + (f" ({received_by})" if received_by else ""), 120),
             detail="entered by hand (the lab has no interface)",
             recorded_at=now,
         )
@@ -1497,6 +1490,24 @@ def record_received(
 # -- The catalog -------------------------------------------------------------------------------
 
 
+_Kept = TypeVar("_Kept", PerformingLab, LabTest)
+
+
+def _create_or_update(
+    model: type[_Kept], row: _Kept | None, actor: Actor, clinic_id: int, values: dict[str, Any]
+) -> tuple[_Kept, Action]:
+    """In the transaction: a new row of the clinic's catalog (row None) or `row` changed to
+    `values`, and the audit action of that."""
+    if row is None:
+        row = model.objects.create(
+            clinic_id=clinic_id, created_by_id=actor.signed_in_user_id, **values
+        )
+        return row, Action.CREATE
+    model.objects.filter(pk=row.pk).update(updated_at=clock.now(), **values)
+    row.refresh_from_db()
+    return row, Action.UPDATE
+
+
 @dataclass
 class LabFields:
     name: str
@@ -1516,11 +1527,11 @@ class LabFields:
 def _hl7_identity(field_name: str, value: str, label: str) -> str:
     value = value.strip()
     if not value:
-        raise _refuse(
+        raise refuse(
             field_name, f"Give the {label} (as the lab's interface spec says).", "required"
         )
     if _HL7_DELIMITERS.search(value):
-        raise _refuse(
+        raise refuse(
             field_name,
             f"The {label} may not contain HL7 delimiters (| ^ ~ \\ &).",
             "delimiter",
@@ -1533,20 +1544,20 @@ def save_lab(
 ) -> PerformingLab:
     """Add or change a performing lab of the clinic (its name, CLIA number, HL7 identities and
     connection, and how long specimens may wait for pickup and transit)."""
-    _at_clinic(
+    at_clinic(
         actor,
-        Permission.MANAGE_LAB_CATALOG,
+        [Permission.MANAGE_LAB_CATALOG],
         clinic_id,
         "Only the clinic manager keeps the clinic's labs and tests.",
     )
     if lab is not None and lab.clinic_id != clinic_id:
         raise PermissionDenied("That lab belongs to another clinic.")
-    name = _clean(fields.name, 120)
+    name = clean(fields.name, 120)
     if len(name) < 2:
-        raise _refuse("name", "Give the lab's name.", "required")
+        raise refuse("name", "Give the lab's name.", "required")
     clia = fields.clia_number.strip().upper()
     if clia and not _CLIA.match(clia):
-        raise _refuse(
+        raise refuse(
             "clia_number",
             "A CLIA number is ten characters: two digits, the letter D, seven digits "
             "(e.g. 14D0000000).",
@@ -1558,30 +1569,30 @@ def save_lab(
         "clinic_facility", fields.clinic_facility, "clinic's facility id"
     )
     if fields.message_type not in PerformingLab.MessageType.values:
-        raise _refuse("message_type", "Choose ORM^O01 or OML^O21.", "message_type")
+        raise refuse("message_type", "Choose ORM^O01 or OML^O21.", "message_type")
     host = fields.host.strip()
     if host and (" " in host or _HL7_DELIMITERS.search(host) or len(host) > 200):
-        raise _refuse("host", "A host is a name or an address, without spaces.", "host")
+        raise refuse("host", "A host is a name or an address, without spaces.", "host")
     if bool(host) != (fields.port is not None):
-        raise _refuse(
+        raise refuse(
             "port" if host else "host",
             "Give both the host and the port, or neither (no interface: receipts are entered "
             "by hand).",
             "host_port",
         )
     if fields.port is not None and not 1 <= fields.port <= 65535:
-        raise _refuse("port", "A port is 1 to 65535.", "port")
+        raise refuse("port", "A port is 1 to 65535.", "port")
     if not 1 <= fields.timeout_seconds <= 300:
-        raise _refuse("timeout_seconds", "The timeout is 1 to 300 seconds.", "range")
+        raise refuse("timeout_seconds", "The timeout is 1 to 300 seconds.", "range")
     if not 1 <= fields.pickup_hours <= 72:
-        raise _refuse("pickup_hours", "Pickup time is 1 to 72 hours.", "range")
+        raise refuse("pickup_hours", "Pickup time is 1 to 72 hours.", "range")
     if not 1 <= fields.transit_hours <= 168:
-        raise _refuse("transit_hours", "Transit time is 1 to 168 hours.", "range")
+        raise refuse("transit_hours", "Transit time is 1 to 168 hours.", "range")
     clash = PerformingLab.objects.filter(facility=facility, clinic_facility=clinic_facility)
     if lab is not None:
         clash = clash.exclude(pk=lab.pk)
     if clash.exists():
-        raise _refuse(
+        raise refuse(
             "facility",
             f"Another lab already sends as {facility} to {clinic_facility}: results could not "
             "be told apart. Check both facility ids.",
@@ -1602,15 +1613,7 @@ def save_lab(
         "transit_hours": fields.transit_hours,
     }
     with transaction.atomic():
-        if lab is None:
-            lab = PerformingLab.objects.create(
-                clinic_id=clinic_id, created_by_id=actor.signed_in_user_id, **values
-            )
-            action = Action.CREATE
-        else:
-            PerformingLab.objects.filter(pk=lab.pk).update(updated_at=clock.now(), **values)
-            lab.refresh_from_db()
-            action = Action.UPDATE
+        lab, action = _create_or_update(PerformingLab, lab, actor, clinic_id, values)
         woken: list[OrderMessage] = []
         if lab_has_interface(lab):
             # What waited for the address (or for the lab to be turned on) goes with the next
@@ -1704,65 +1707,65 @@ def save_test(
     *, actor: Actor, clinic_id: int, fields: LabTestFields, test: LabTest | None = None
 ) -> LabTest:
     """Add or change an orderable test in the clinic's catalog."""
-    _at_clinic(
+    at_clinic(
         actor,
-        Permission.MANAGE_LAB_CATALOG,
+        [Permission.MANAGE_LAB_CATALOG],
         clinic_id,
         "Only the clinic manager keeps the clinic's labs and tests.",
     )
     if test is not None and test.clinic_id != clinic_id:
         raise PermissionDenied("That test belongs to another clinic.")
     if fields.lab.clinic_id != clinic_id:
-        raise _refuse("lab", "Choose one of this clinic's labs.", "lab")
+        raise refuse("lab", "Choose one of this clinic's labs.", "lab")
     try:
         loinc = normalize_loinc(fields.loinc)
     except ValueError as error:
-        raise _refuse("loinc", f"{error}.", "loinc") from error
-    name = _clean(fields.name, 120)
+        raise refuse("loinc", f"{error}.", "loinc") from error
+    name = clean(fields.name, 120)
     if len(name) < 2:
-        raise _refuse("name", "Give the test's name as the lab lists it.", "required")
+        raise refuse("name", "Give the test's name as the lab lists it.", "required")
     lab_code = fields.lab_code.strip()[:20]
     if not lab_code or _HL7_DELIMITERS.search(lab_code) or " " in lab_code:
-        raise _refuse(
+        raise refuse(
             "lab_code",
             "Give the lab's own code for the test (no spaces or HL7 delimiters).",
             "lab_code",
         )
     if fields.specimen_type not in SpecimenType.values:
-        raise _refuse("specimen_type", "Choose the specimen type.", "specimen_type")
+        raise refuse("specimen_type", "Choose the specimen type.", "specimen_type")
     if fields.container not in Container.values:
-        raise _refuse("container", "Choose the container.", "container")
+        raise refuse("container", "Choose the container.", "container")
     if not container_fits(fields.specimen_type, fields.container):
-        raise _refuse(
+        raise refuse(
             "container",
             f"{SpecimenType(fields.specimen_type).label} does not come in a "
             f"{Container(fields.container).label}: check the lab's directory.",
             "container_mismatch",
         )
     if not Decimal("0") < fields.volume_ml <= Decimal("50"):
-        raise _refuse("volume_ml", "The volume is more than 0 and at most 50 mL.", "range")
+        raise refuse("volume_ml", "The volume is more than 0 and at most 50 mL.", "range")
     if not 0 <= fields.fasting_hours <= 24:
-        raise _refuse("fasting_hours", "Fasting is 0 (none) to 24 hours.", "range")
+        raise refuse("fasting_hours", "Fasting is 0 (none) to 24 hours.", "range")
     if fields.handling not in Handling.values:
-        raise _refuse("handling", "Choose the handling.", "handling")
+        raise refuse("handling", "Choose the handling.", "handling")
     spin = fields.spin_within_minutes
     if spin is not None:
         if fields.specimen_type not in SPUN_TYPES:
-            raise _refuse(
+            raise refuse(
                 "spin_within_minutes",
                 "Only serum and plasma are centrifuged; leave this empty for whole blood, "
                 "urine and swabs.",
                 "not_spun",
             )
         if not 15 <= spin <= 1440:
-            raise _refuse("spin_within_minutes", "Spin within 15 to 1440 minutes.", "range")
+            raise refuse("spin_within_minutes", "Spin within 15 to 1440 minutes.", "range")
     if not 0 <= fields.sort_order <= 1000:
-        raise _refuse("sort_order", "The order in the list is 0 to 1000.", "range")
+        raise refuse("sort_order", "The order in the list is 0 to 1000.", "range")
     clash = LabTest.objects.filter(clinic_id=clinic_id, lab=fields.lab, lab_code=lab_code)
     if test is not None:
         clash = clash.exclude(pk=test.pk)
     if clash.exists():
-        raise _refuse(
+        raise refuse(
             "lab_code", f"{fields.lab.name} already has a test with code {lab_code}.", "taken"
         )
     values = {
@@ -1776,20 +1779,12 @@ def save_test(
         "fasting_hours": fields.fasting_hours,
         "handling": fields.handling,
         "spin_within_minutes": spin,
-        "instructions": _clean(fields.instructions, 300),
+        "instructions": clean(fields.instructions, 300),
         "active": fields.active,
         "sort_order": fields.sort_order,
     }
     with transaction.atomic():
-        if test is None:
-            test = LabTest.objects.create(
-                clinic_id=clinic_id, created_by_id=actor.signed_in_user_id, **values
-            )
-            action = Action.CREATE
-        else:
-            LabTest.objects.filter(pk=test.pk).update(updated_at=clock.now(), **values)
-            test.refresh_from_db()
-            action = Action.UPDATE
+        test, action = _create_or_update(LabTest, test, actor, clinic_id, values)
         record(
             actor,
             action,

@@ -994,16 +994,16 @@ def file_point_of_care(
 # -- The provider's review and release ------------------------------------------------------------
 
 
-def _check_version(report: LabReport, seen_version: int | None) -> None:
+def _lock(report: LabReport, seen_version: int | None) -> LabReport:
+    """The report, locked in the transaction; refused when a newer version arrived since the
+    person read `seen_version` (None: not checked)."""
+    report = LabReport.objects.select_for_update().select_related("patient").get(pk=report.pk)
     if seen_version is not None and seen_version != report.version:
         raise ValidationError(
             "A newer version of this report arrived while you were reading it; "
             "look at it again before you act on it."
         )
-
-
-def _lock(report: LabReport) -> LabReport:
-    return LabReport.objects.select_for_update().select_related("patient").get(pk=report.pk)
+    return report
 
 
 def review_report(*, actor: Actor, report: LabReport, seen_version: int | None = None) -> LabReport:
@@ -1011,8 +1011,7 @@ def review_report(*, actor: Actor, report: LabReport, seen_version: int | None =
     if not can(actor, Permission.REVIEW_LAB_RESULTS, report):
         raise PermissionDenied("Only a provider reviews lab results.")
     with transaction.atomic():
-        report = _lock(report)
-        _check_version(report, seen_version)
+        report = _lock(report, seen_version)
         if report.reviewed_at is not None:
             raise ValidationError("This report was already reviewed.")
         now = clock.now()
@@ -1050,8 +1049,7 @@ def release_report(
     if "\x00" in text:
         raise ValidationError({"message": "Null characters are not allowed."})
     with transaction.atomic():
-        report = _lock(report)
-        _check_version(report, seen_version)
+        report = _lock(report, seen_version)
         if report.released_at is not None:
             raise ValidationError("This report was already released.")
         now = clock.now()
@@ -1101,8 +1099,7 @@ def record_patient_told(
     if told_at > now + CLOCK_SKEW:
         raise ValidationError({"told_at": "That time is in the future."})
     with transaction.atomic():
-        report = _lock(report)
-        _check_version(report, seen_version)
+        report = _lock(report, seen_version)
         if report.released_at is None:
             raise ValidationError(
                 "The provider has not released this result yet: there is nothing to tell."
@@ -1222,6 +1219,25 @@ def _check_queue(actor: Actor, message: InboundMessage) -> None:
         raise PermissionDenied("Only the clinic manager handles the lab interface's messages.")
 
 
+def _lock_unhandled(message: InboundMessage) -> InboundMessage:
+    """In the transaction: the message, locked, still in the queue (else refused)."""
+    message = InboundMessage.objects.select_for_update().get(pk=message.pk)
+    if message.status not in INBOX_STATUSES:
+        raise ValidationError(f"This message was already handled ({message.get_status_display()}).")
+    return message
+
+
+def _handled(
+    message: InboundMessage, actor: Actor, status: str, resolution: str, now: dt.datetime
+) -> None:
+    """Take the message out of the queue: how (`status`), by whom and when, and why."""
+    message.status = status
+    message.handled_at, message.handled_by_id = now, actor.signed_in_user_id
+    message.resolution = resolution
+    message.updated_at = now
+    message.save(update_fields=["status", "handled_at", "handled_by", "resolution", "updated_at"])
+
+
 def retry_inbound(*, actor: Actor, message: InboundMessage) -> list[LabReport]:
     """File a queued message again (after the order or the patient was put right): RESOLVED
     when it files; NotFiled with the new problems otherwise (the message stays queued, its
@@ -1233,11 +1249,7 @@ def retry_inbound(*, actor: Actor, message: InboundMessage) -> list[LabReport]:
     problems: list[Problem] | None = None
     reports: list[LabReport] = []
     with transaction.atomic():
-        message = InboundMessage.objects.select_for_update().get(pk=message.pk)
-        if message.status not in INBOX_STATUSES:
-            raise ValidationError(
-                f"This message was already handled ({message.get_status_display()})."
-            )
+        message = _lock_unhandled(message)
         now = clock.now()
         try:
             with transaction.atomic():
@@ -1267,14 +1279,12 @@ def retry_inbound(*, actor: Actor, message: InboundMessage) -> list[LabReport]:
                 outcome=Outcome.FAILED,
             )
         else:
-            message.status = InboundMessage.Status.RESOLVED
-            message.handled_at, message.handled_by_id = now, actor.signed_in_user_id
-            message.resolution = (
-                f"Filed on retry: {len(reports)} report{'s' if len(reports) != 1 else ''}."
-            )
-            message.updated_at = now
-            message.save(
-                update_fields=["status", "handled_at", "handled_by", "resolution", "updated_at"]
+            _handled(
+                message,
+                actor,
+                InboundMessage.Status.RESOLVED,
+                f"Filed on retry: {len(reports)} report{'s' if len(reports) != 1 else ''}.",
+                now,
             )
             message.reports.add(*reports)
             record(
@@ -1300,19 +1310,9 @@ def dismiss_inbound(*, actor: Actor, message: InboundMessage, reason: str) -> In
     if len(text) > 300 or "\x00" in text:
         raise ValidationError({"reason": "Keep the reason to 300 characters."})
     with transaction.atomic():
-        message = InboundMessage.objects.select_for_update().get(pk=message.pk)
-        if message.status not in INBOX_STATUSES:
-            raise ValidationError(
-                f"This message was already handled ({message.get_status_display()})."
-            )
+        message = _lock_unhandled(message)
         now = clock.now()
-        message.status = InboundMessage.Status.DISMISSED
-        message.handled_at, message.handled_by_id = now, actor.signed_in_user_id
-        message.resolution = text
-        message.updated_at = now
-        message.save(
-            update_fields=["status", "handled_at", "handled_by", "resolution", "updated_at"]
-        )
+        _handled(message, actor, InboundMessage.Status.DISMISSED, text, now)
         record(
             actor,
             Action.UPDATE,
