@@ -41,6 +41,13 @@ class Actor:
             channel=channel,
         )
 
+    @classmethod
+    def system(cls, channel: str) -> "Actor":
+        """No signed-in user: the server itself acting on a channel (an interface such as "hl7",
+        or "cli" for a command run on the server). Its audit entries name the channel, and the
+        caller passes the system's name as the audit username."""
+        return cls(user=AnonymousUser(), channel=channel)
+
     @property
     def user_id(self) -> int | None:
         return self.user.pk if self.user.is_authenticated else None

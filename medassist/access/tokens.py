@@ -11,7 +11,6 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
 from medassist.access.actor import Actor
@@ -36,7 +35,7 @@ def hash_token(raw: str) -> str:
 def _cli_actor() -> Actor:
     # Tokens are issued and revoked by whoever runs `medassist token` on the server: no signed-in
     # user, so the audit entry names the channel and, in its description, the token's owner.
-    return Actor(user=AnonymousUser(), channel="cli")
+    return Actor.system("cli")
 
 
 def issue_token(*, user: "User", name: str = "cli", days: int | None = None) -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 from typing import NoReturn
 
-from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import F, Q
 
@@ -304,7 +303,7 @@ def deliver_lab_order(outbox: OutboxMessage) -> str:
         # A disclosure of PHI to the performing lab (for treatment), kept with the others: who
         # was sent what, where, and what they answered.
         record(
-            Actor(user=AnonymousUser(), channel="hl7"),
+            Actor.system("hl7"),
             Action.EXPORT,
             "ServiceRequest",
             patient=requisition.patient,

@@ -40,7 +40,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from django.contrib.auth.models import AnonymousUser
 from django.db import (
     DatabaseError,
     DataError,
@@ -85,7 +84,7 @@ _SYSTEM = "system:lab-interface"
 
 
 def _actor() -> Actor:
-    return Actor(user=AnonymousUser(), channel="hl7")
+    return Actor.system("hl7")
 
 
 def _ack(text: str | Any, code: str, problems: Sequence[Problem]) -> str:

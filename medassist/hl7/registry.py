@@ -18,7 +18,6 @@ import datetime as dt
 import logging
 from typing import NoReturn
 
-from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
 from medassist.access.actor import Actor
@@ -239,7 +238,7 @@ def deliver_vxu(message: OutboxMessage) -> str:
         # A disclosure of PHI to public health, kept for the accounting of disclosures
         # (HIPAA 45 CFR 164.528): who was sent what, where, and what they answered.
         record(
-            Actor(user=AnonymousUser(), channel="hl7"),
+            Actor.system("hl7"),
             Action.EXPORT,
             "Immunization",
             patient=submission.immunization.patient,

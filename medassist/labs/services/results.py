@@ -33,7 +33,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -102,7 +101,7 @@ INBOX_STATUSES = (InboundMessage.Status.ERROR, InboundMessage.Status.REJECTED)
 def system_actor() -> Actor:
     """Who files what a lab sent: no user; audited as SYSTEM_USERNAME on the HL7 channel (as the
     immunization registry's answers are, medassist/hl7/registry.py)."""
-    return Actor(user=AnonymousUser(), channel="hl7")
+    return Actor.system("hl7")
 
 
 def _record_as_system(action: Action, entity: str, **fields: Any) -> None:

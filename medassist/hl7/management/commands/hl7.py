@@ -30,7 +30,6 @@ import uuid
 from pathlib import Path
 from typing import cast
 
-from django.contrib.auth.models import AnonymousUser
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from medassist.access.actor import Actor
@@ -110,7 +109,7 @@ class Command(BaseCommand):
             raise CommandError(f"The record cannot be sent as a VXU: {error}") from error
         dose = Immunization.objects.select_related("patient").get(public_id=ident)
         record(
-            Actor(user=AnonymousUser(), channel="cli"),
+            Actor.system("cli"),
             Action.PRINT,
             "Immunization",
             patient=dose.patient,
@@ -175,7 +174,7 @@ class Command(BaseCommand):
             self.stdout.write("Stopped.")
 
     def _queue(self, *, attach: bool) -> None:
-        actor = Actor(user=AnonymousUser(), channel="cli")
+        actor = Actor.system("cli")
         if attach:
             for row in attach_unassigned(actor, username=_CLI):
                 self.stdout.write(
