@@ -58,8 +58,7 @@ CATALOG: tuple[CatalogTest, ...] = (
     CatalogTest("CBCND", "CBC without differential", "58410-2", B, Container.LAVENDER, "3.0"),
     # 24323-8 "Comprehensive metabolic 2000 panel - Serum or Plasma"
     CatalogTest("CMP", "Comprehensive metabolic panel", "24323-8", S, Container.GOLD_SST, "1.0",
-                spin_within_minutes=SPIN,
-                instructions="Fasting 8 h preferred when the provider asks for it."),
+                spin_within_minutes=SPIN),
     # 24321-2 "Basic metabolic 2000 panel - Serum or Plasma": drawn in a gold SST, it is serum
     # (51990-0 is the panel in blood).
     CatalogTest("BMP", "Basic metabolic panel", "24321-2", S, Container.GOLD_SST, "1.0",
@@ -67,7 +66,7 @@ CATALOG: tuple[CatalogTest, ...] = (
     # 24331-1 "Lipid 1996 panel - Serum or Plasma" (57698-3 is the panel with direct LDL).
     CatalogTest("LIPID", "Lipid panel", "24331-1", S, Container.GOLD_SST, "1.0", fasting_hours=12,
                 spin_within_minutes=SPIN,
-                instructions="Fasting 9-12 h: water and needed medicines only."),
+                instructions="Water and needed medicines only."),
     # 4548-4 "Hemoglobin A1c/Hemoglobin.total in Blood"
     CatalogTest("A1C", "Hemoglobin A1c", "4548-4", B, Container.LAVENDER, "2.0"),
     # 3016-3 "Thyrotropin [Units/volume] in Serum or Plasma"
@@ -79,8 +78,7 @@ CATALOG: tuple[CatalogTest, ...] = (
                 "draw a discard tube first."),
     # 24356-8 "Urinalysis complete panel - Urine"
     CatalogTest("UA", "Urinalysis, complete", "24356-8", U, Container.URINE_CUP, "10.0",
-                handling=Handling.REFRIGERATE,
-                instructions="Refrigerate unless it reaches the lab within 2 h."),
+                handling=Handling.REFRIGERATE),
     # 630-4 "Bacteria identified in Urine by Culture"
     CatalogTest("UCX", "Urine culture", "630-4", U, Container.URINE_TRANSPORT, "4.0",
                 instructions="Clean-catch midstream; fill the transport tube to the line."),

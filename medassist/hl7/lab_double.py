@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+import hl7
+
 from medassist.hl7.ack import Ack, exchange
 from medassist.hl7.er7 import (
     SegmentBuilder,
@@ -88,52 +90,53 @@ def _a(
     )
 
 
-# LOINC codes and short names: loinc.org (Regenstrief Institute). Reference intervals
+# LOINC codes: loinc.org (Regenstrief Institute). OBX-3's text is the name a lab's report
+# prints for people (what the chart shows), not LOINC's short name. Reference intervals
 # are typical adult intervals as US reference labs print them; they are the double's, for
 # tests: each real lab sends its own in OBX-7.
 _CBC: Final = (
-    _a("6690-2", "WBC # Bld Auto", "10*3/uL", "4.5", "11.0", "7.2"),
-    _a("789-8", "RBC # Bld Auto", "10*6/uL", "4.20", "5.40", "4.80"),
-    _a("718-7", "Hgb Bld-mCnc", "g/dL", "12.0", "16.0", "14.1"),
-    _a("4544-3", "Hct VFr Bld Auto", "%", "36.0", "46.0", "42.0"),
-    _a("787-2", "MCV RBC Auto", "fL", "80", "100", "88"),
-    _a("785-6", "MCH RBC Qn Auto", "pg", "27.0", "33.0", "29.4"),
-    _a("786-4", "MCHC RBC Auto-mCnc", "g/dL", "32.0", "36.0", "33.6"),
-    _a("788-0", "RDW RBC Auto-Rto", "%", "11.5", "14.5", "13.1"),
-    _a("777-3", "Platelet # Bld Auto", "10*3/uL", "150", "400", "250"),
-    _a("32623-1", "PMV Bld Auto", "fL", "7.5", "11.5", "9.6"),
+    _a("6690-2", "White blood cells", "10*3/uL", "4.5", "11.0", "7.2"),
+    _a("789-8", "Red blood cells", "10*6/uL", "4.20", "5.40", "4.80"),
+    _a("718-7", "Hemoglobin", "g/dL", "12.0", "16.0", "14.1"),
+    _a("4544-3", "Hematocrit", "%", "36.0", "46.0", "42.0"),
+    _a("787-2", "Mean corpuscular volume (MCV)", "fL", "80", "100", "88"),
+    _a("785-6", "Mean corpuscular hemoglobin (MCH)", "pg", "27.0", "33.0", "29.4"),
+    _a("786-4", "Mean corpuscular hemoglobin concentration (MCHC)", "g/dL", "32.0", "36.0", "33.6"),
+    _a("788-0", "Red cell distribution width (RDW)", "%", "11.5", "14.5", "13.1"),
+    _a("777-3", "Platelets", "10*3/uL", "150", "400", "250"),
+    _a("32623-1", "Mean platelet volume (MPV)", "fL", "7.5", "11.5", "9.6"),
 )
 _DIFFERENTIAL: Final = (
-    _a("770-8", "Neutrophils/leuk NFr Bld Auto", "%", "40", "70", "58"),
-    _a("736-9", "Lymphocytes/leuk NFr Bld Auto", "%", "20", "40", "30"),
-    _a("5905-5", "Monocytes/leuk NFr Bld Auto", "%", "2", "10", "7"),
-    _a("713-8", "Eosinophil/leuk NFr Bld Auto", "%", "1", "4", "3"),
-    _a("706-2", "Basophils/leuk NFr Bld Auto", "%", "0", "2", "1"),
-    _a("751-8", "Neutrophils # Bld Auto", "10*3/uL", "1.8", "7.7", "4.2"),
-    _a("731-0", "Lymphocytes # Bld Auto", "10*3/uL", "1.0", "4.8", "2.2"),
-    _a("742-7", "Monocytes # Bld Auto", "10*3/uL", "0.2", "0.8", "0.5"),
-    _a("711-2", "Eosinophils # Bld Auto", "10*3/uL", "0.0", "0.5", "0.2"),
-    _a("704-7", "Basophils # Bld Auto", "10*3/uL", "0.0", "0.2", "0.1"),
+    _a("770-8", "Neutrophils, percent", "%", "40", "70", "58"),
+    _a("736-9", "Lymphocytes, percent", "%", "20", "40", "30"),
+    _a("5905-5", "Monocytes, percent", "%", "2", "10", "7"),
+    _a("713-8", "Eosinophils, percent", "%", "1", "4", "3"),
+    _a("706-2", "Basophils, percent", "%", "0", "2", "1"),
+    _a("751-8", "Neutrophils, absolute", "10*3/uL", "1.8", "7.7", "4.2"),
+    _a("731-0", "Lymphocytes, absolute", "10*3/uL", "1.0", "4.8", "2.2"),
+    _a("742-7", "Monocytes, absolute", "10*3/uL", "0.2", "0.8", "0.5"),
+    _a("711-2", "Eosinophils, absolute", "10*3/uL", "0.0", "0.5", "0.2"),
+    _a("704-7", "Basophils, absolute", "10*3/uL", "0.0", "0.2", "0.1"),
 )
 _LIPIDS: Final = (
-    _a("2093-3", "Cholest SerPl-mCnc", "mg/dL", None, "200", "185"),
-    _a("2571-8", "Trigl SerPl-mCnc", "mg/dL", None, "150", "120"),
-    _a("2085-9", "HDLc SerPl-mCnc", "mg/dL", "40", None, "55"),
-    _a("13457-7", "LDLc SerPl Calc-mCnc", "mg/dL", None, "100", "96"),
+    _a("2093-3", "Cholesterol, total", "mg/dL", None, "200", "185"),
+    _a("2571-8", "Triglycerides", "mg/dL", None, "150", "120"),
+    _a("2085-9", "HDL cholesterol", "mg/dL", "40", None, "55"),
+    _a("13457-7", "LDL cholesterol, calculated", "mg/dL", None, "100", "96"),
 )
 _BMP: Final = (
-    _a("2345-7", "Glucose SerPl-mCnc", "mg/dL", "70", "99", "92"),
-    _a("3094-0", "BUN SerPl-mCnc", "mg/dL", "7", "20", "14"),
-    _a("2160-0", "Creat SerPl-mCnc", "mg/dL", "0.60", "1.30", "0.90"),
-    _a("2951-2", "Sodium SerPl-sCnc", "mmol/L", "136", "145", "140"),
-    _a("2823-3", "Potassium SerPl-sCnc", "mmol/L", "3.5", "5.1", "4.2"),
-    _a("2075-0", "Chloride SerPl-sCnc", "mmol/L", "98", "107", "102"),
-    _a("2028-9", "CO2 SerPl-sCnc", "mmol/L", "22", "29", "25"),
-    _a("17861-6", "Calcium SerPl-mCnc", "mg/dL", "8.6", "10.3", "9.4"),
+    _a("2345-7", "Glucose", "mg/dL", "70", "99", "92"),
+    _a("3094-0", "Urea nitrogen (BUN)", "mg/dL", "7", "20", "14"),
+    _a("2160-0", "Creatinine", "mg/dL", "0.60", "1.30", "0.90"),
+    _a("2951-2", "Sodium", "mmol/L", "136", "145", "140"),
+    _a("2823-3", "Potassium", "mmol/L", "3.5", "5.1", "4.2"),
+    _a("2075-0", "Chloride", "mmol/L", "98", "107", "102"),
+    _a("2028-9", "Carbon dioxide, total (CO2)", "mmol/L", "22", "29", "25"),
+    _a("17861-6", "Calcium", "mg/dL", "8.6", "10.3", "9.4"),
 )
 _SINGLE: Final = (
-    _a("4548-4", "Hgb A1c MFr Bld", "%", "4.0", "5.6", "5.4"),
-    _a("3016-3", "TSH SerPl-aCnc", "m[IU]/L", "0.45", "4.50", "2.10"),
+    _a("4548-4", "Hemoglobin A1c", "%", "4.0", "5.6", "5.4"),
+    _a("3016-3", "Thyroid stimulating hormone (TSH)", "m[IU]/L", "0.45", "4.50", "2.10"),
 )
 
 #: Orderable LOINC → what the lab reports for it.
@@ -146,6 +149,21 @@ PANELS: Final[dict[str, tuple[Analyte, ...]]] = {
     "24321-2": _BMP,  # Basic metabolic 2000 panel - Serum or Plasma
     **{a.loinc: (a,) for a in _SINGLE + _BMP},
 }
+
+
+def _order_text(order: str | bytes | Any) -> str | bytes:
+    """The ER7 text of an order given as text, parsed (python-hl7 keeps its segments and
+    renders them back with str()) or as a record with the text in ``.message``."""
+    if isinstance(order, str | bytes):
+        return order
+    if isinstance(order, hl7.Message):
+        return str(order)
+    text = getattr(order, "message", None)
+    if not isinstance(text, str):
+        raise TypeError(
+            f"result_for takes an order as text, parsed or with .message, not {type(order)}"
+        )
+    return text
 
 
 def _number_text(number: Decimal) -> str:
@@ -199,14 +217,14 @@ class LabDouble(RegistryDouble):
         reported_at: dt.datetime | None = None,
         only: Sequence[str] = (),
     ) -> str:
-        """An ORU^R01 with results for the order (its text as received, or anything with the
-        text in ``.message``, such as an OrderMessage).
+        """An ORU^R01 with results for the order: its text as received, the order parsed
+        (one of ``orders``), or anything with the text in ``.message``, such as an
+        OrderMessage.
 
         ``values`` and ``flags`` change a component's value or flag by LOINC (a text value
         is sent as ST); ``notes`` adds an NTE after a component's OBX; ``status`` is OBR-25
         and, for each OBX, OBX-11 (F, P, C); ``only`` limits it to those placer numbers."""
-        text = getattr(order_message, "message", order_message)
-        order = parse_message(text)
+        order = parse_message(_order_text(order_message))
         values, flags, notes = values or {}, flags or {}, notes or {}
         now = reported_at or dt.datetime.now(tz=dt.UTC)
         source = order.segment("MSH")

@@ -1,18 +1,23 @@
 """The lab test double: the results it writes for an order are realistic ORU^R01 (valid 2.5.1,
 the components, units, ranges and flags a lab sends), and it pushes them over MLLP."""
 
+import datetime as dt
+import re
 from decimal import Decimal
+from types import SimpleNamespace
 
 import hl7
 import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message as hl7apy_parse
 
-from medassist.hl7.ack import build_ack
+from medassist.hl7.ack import build_ack, exchange
 from medassist.hl7.lab_double import PANELS, Analyte, LabDouble
 from medassist.hl7.lab_orders import build_lab_order
 from medassist.hl7.mllp import MllpServer
 from medassist.hl7.tests.test_lab_orders import plain
+
+REPORTED = dt.datetime(2026, 11, 20, 20, 25, tzinfo=dt.UTC)
 
 
 def order_text() -> str:
@@ -47,6 +52,46 @@ def test_results_for_each_ordered_test() -> None:
     assert hgb[2] == "NM" and hgb[5] == "14.1" and hgb[6] == "g/dL^g/dL^UCUM"
     assert hgb[7] == "12.0-16.0" and hgb[8] == "N" and hgb[11] == "F"
     assert values["2093-3"][7] == "<200" and values["2085-9"][7] == ">40"
+
+
+def test_results_for_an_order_as_received_parsed_or_as_an_order_message() -> None:
+    with LabDouble() as double:
+        sent = order_text()
+        msh10 = str(hl7.parse(sent).segment("MSH")[10])
+        ack = exchange(
+            double.host, double.port, sent, control_id=msh10, timeout=10, types=("ORR", "ACK")
+        )
+        assert ack.code == "AA"
+        [parsed] = double.orders  # what the lab took, parsed
+        from_parsed = double.result_for(parsed, control_id="ORU1", reported_at=REPORTED)
+        from_text = double.result_for(order_text(), control_id="ORU1", reported_at=REPORTED)
+        record = SimpleNamespace(message=order_text())  # an OrderMessage, as far as it goes
+        from_record = double.result_for(record, control_id="ORU1", reported_at=REPORTED)
+        with pytest.raises(TypeError, match="an order as text, parsed or with .message"):
+            double.result_for(SimpleNamespace(message=None))
+
+    # the same results, but for the lab's filler numbers (one per call)
+    def fillerless(text: str) -> str:
+        return re.sub(r"F\d{7}", "F", text)
+
+    assert fillerless(from_parsed) == fillerless(from_text) == fillerless(from_record)
+    assert len(hl7.parse(from_parsed).segments("OBX")) == 24
+
+
+def test_the_components_have_the_names_a_report_prints() -> None:
+    with LabDouble() as double:
+        values = obx(double.result_for(order_text()))
+    names = {loinc: fields[3].split("^")[1] for loinc, fields in values.items()}
+    assert names["2093-3"] == "Cholesterol, total"
+    assert names["2571-8"] == "Triglycerides"
+    assert names["2085-9"] == "HDL cholesterol"
+    assert names["13457-7"] == "LDL cholesterol, calculated"
+    assert names["718-7"] == "Hemoglobin" and names["4544-3"] == "Hematocrit"
+    assert names["6690-2"] == "White blood cells" and names["777-3"] == "Platelets"
+    # none is a LOINC short name ("Cholest SerPl-mCnc", "WBC # Bld Auto")
+    for analytes in PANELS.values():
+        for analyte in analytes:
+            assert not re.search(r"SerPl|Bld|Auto|[mst]Cnc|NFr|VFr", analyte.name), analyte
 
 
 def test_valid_against_the_hl7_251_oru_structure() -> None:

@@ -506,7 +506,7 @@ def test_refile_says_what_is_still_wrong(lab_double, ordered):  # type: ignore[n
     _requisition, order = ordered
     receive(
         lab_double.result_for(order).replace(
-            "|NM|718-7^Hgb Bld-mCnc^LN||14.1|", "|NM|718-7^Hgb Bld-mCnc^LN||x|"
+            "|NM|718-7^Hemoglobin^LN||14.1|", "|NM|718-7^Hemoglobin^LN||x|"
         )
     )
     with pytest.raises(NotFiled) as caught:

@@ -148,6 +148,30 @@ def visit_for_ordering(actor: Actor, public_id: uuid.UUID | str) -> Encounter:
     return visit
 
 
+def todays_visit(actor: Actor, patient: Patient) -> Encounter | None:
+    """The patient's open visit of today (the clinic's local date) at a clinic where the actor
+    orders, when there is exactly one: an order placed from the chart belongs to it. None with
+    no such visit, or with two (the provider orders from the visit they mean). Done, cancelled
+    and no-show visits are not open. One query (and the audit entry when one is found)."""
+    start, end = day_bounds(clock.today())
+    found = list(
+        Encounter.objects.filter(
+            patient=patient,
+            clinic_id__in=_scoped(actor, Permission.ORDER_LABS),
+            period_start__gte=start,
+            period_start__lt=end,
+        )
+        .exclude(stage__in=FINAL)
+        .select_related("provider")
+        .order_by("period_start", "id")[:2]
+    )
+    if len(found) != 1:
+        return None
+    visit = found[0]
+    _read(actor, "Encounter", patient, visit.clinic_id, visit.public_id, "lab order page")
+    return visit
+
+
 @dataclass
 class CatalogGroup:
     lab: PerformingLab
@@ -309,6 +333,20 @@ def order_for_cancelling(actor: Actor, public_id: uuid.UUID | str) -> LabOrder:
     if not can(actor, Permission.ORDER_LABS, order):
         raise PermissionDenied("Only a provider may cancel a lab order.")
     return order
+
+
+def order_message_for_resend(actor: Actor, public_id: uuid.UUID | str) -> OrderMessage:
+    """An order message of the actor's clinics (where they see lab orders), for the interface
+    page's Resend: 404 outside them, like one that does not exist; the service decides who may
+    act on it (403). A lookup for a write: no patient data is read here."""
+    found = OrderMessage.objects.filter(
+        public_id=public_id, clinic_id__in=_scoped(actor, Permission.VIEW_LAB_ORDERS)
+    ).first()
+    if found is None:
+        raise out_of_reach(
+            actor, "MessageHeader", public_id, action=Action.UPDATE, message="No such message"
+        )
+    return found
 
 
 # -- The collection worklist -------------------------------------------------------------------

@@ -576,14 +576,17 @@ def get_alert(actor: Actor, public_id: uuid.UUID | str) -> ResultAlert:
 @dataclass
 class Queue:
     messages: list[InboundMessage]
-    order_messages: list[OrderMessage]
+    order_messages: list[OrderMessage]  # not accepted (AE, AR), or the lab never reached
     handled: list[InboundMessage]
+    waiting: list[OrderMessage] = field(default_factory=list)  # not sent yet; why: last_error
 
 
 def interface_queue(actor: Actor) -> Queue:
     """Messages from the labs that could not be filed (of the manager's clinics, and those that
     came with no clinic from the sending facility, MSH-4, of one of their clinics' labs), orders
-    the labs did not accept, and the last handled. Four queries."""
+    the labs did not accept, orders waiting to be sent for a reason (each list capped on its
+    own: a lab without an address never hides a refused order), and the last handled. Five
+    queries."""
     clinics = _scope(actor, Permission.MANAGE_LAB_INTERFACE)
     if not clinics:
         raise PermissionDenied("Only the clinic manager sees the lab interface's error queue.")
@@ -596,10 +599,16 @@ def interface_queue(actor: Actor) -> Queue:
         .select_related("handled_by")
         .order_by("-handled_at", "-id")[:20]
     )
-    order_messages = list(
-        OrderMessage.objects.filter(clinic_id__in=clinics, status__in=NOT_ACCEPTED)
+    orders = (
+        OrderMessage.objects.filter(clinic_id__in=clinics)
         .select_related("requisition__patient", "requisition__lab")
-        .order_by("-created_at", "-id")[:QUEUE_ROWS]
+        .order_by("-created_at", "-id")
+    )
+    order_messages = list(orders.filter(status__in=NOT_ACCEPTED)[:QUEUE_ROWS])
+    # Queued with the reason it has not gone (hl7.lab: a lab with no address or turned off, a
+    # cancel waiting for its new order, a retry after no answer); one just queued has none.
+    waiting = list(
+        orders.filter(status=OrderMessage.Status.QUEUED).exclude(last_error="")[:QUEUE_ROWS]
     )
     record(
         actor,
@@ -608,10 +617,10 @@ def interface_queue(actor: Actor) -> Queue:
         entity_id="lab-interface",
         description=(
             f"lab interface queue: {len(messages)} message(s) not filed, "
-            f"{len(order_messages)} order message(s) not accepted"
+            f"{len(order_messages)} order message(s) not accepted, {len(waiting)} waiting"
         ),
     )
-    return Queue(messages, order_messages, handled)
+    return Queue(messages, order_messages, handled, waiting)
 
 
 HIDDEN = "value hidden: results are for the provider"

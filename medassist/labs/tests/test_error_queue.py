@@ -87,6 +87,62 @@ def test_the_queue_lists_orders_the_labs_did_not_accept(cast):
     assert "OM-AA" not in html
 
 
+def test_the_queue_lists_order_messages_waiting_with_a_reason_and_the_reason(cast):
+    order = f.make_order(make_patient(cast.north), cast.bob)
+    waits = {
+        "OM-NOADDR": ("NW", "the lab has no address: set it on the catalog page"),
+        "OM-CA": ("CA", "waits for the new order OM-NOADDR to be accepted by the lab first"),
+        "OM-JUST": ("NW", ""),  # queued a moment ago, nothing wrong: not the manager's business
+    }
+    rows = {
+        control: OrderMessage.objects.create(
+            clinic=cast.north,
+            requisition=order.requisition,
+            control_id=control,
+            control=kind,
+            status=OrderMessage.Status.QUEUED,
+            last_error=why,
+        )
+        for control, (kind, why) in waits.items()
+    }
+    html = client_for(cast.dana).get(reverse("labs:interface")).content.decode()
+    waiting = html.split('id="waiting-title"')[1]
+    for control in ("OM-NOADDR", "OM-CA"):
+        cell = waiting.split(f'id="order-message-{rows[control].public_id}"')[1].split("</tr>")[0]
+        why = waits[control][1]
+        assert f"<td>{why[0].upper()}{why[1:]}</td>" in cell and "Resend" not in cell
+    assert "cancel · 0 attempts" in waiting
+    assert "OM-JUST" not in html
+    # not among those the labs did not accept: they were never sent
+    assert "Every order sent was accepted." in html.split('id="waiting-title"')[0]
+
+
+def test_the_queue_runs_constant_queries_with_order_messages(cast):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    dana = client_for(cast.dana)
+    dana.get(reverse("labs:interface"))  # the session and the user, loaded once
+
+    def queue(n: int) -> int:
+        for _ in range(n):
+            order = f.make_order(make_patient(cast.north), cast.bob, lab=f.make_lab(cast.north))
+            for status, why in (("queued", "the lab has no address"), ("failed", "refused")):
+                OrderMessage.objects.create(
+                    clinic=cast.north,
+                    requisition=order.requisition,
+                    control_id=f"OM-{OrderMessage.objects.count()}",
+                    status=status,
+                    last_error=why,
+                )
+        with CaptureQueriesContext(connection) as queries:
+            html = dana.get(reverse("labs:interface")).content.decode()
+        assert html.count('id="order-message-') == OrderMessage.objects.count()  # all listed
+        return len(queries)
+
+    assert queue(2) == queue(8)
+
+
 def test_the_detail_shows_the_raw_message_a_segment_a_line_the_problems_and_our_ack(cast):
     message = f.queued_message(cast.north, f.make_lab(cast.north))
     html = client_for(cast.dana).get(url("message", message)).content.decode()

@@ -1,13 +1,22 @@
 """The demo's lab orders (medassist/demo/labs.py): made through the services, some waiting on the
 collection worklist, the others with the courier and waiting for results."""
 
+import re
+
 import pytest
 
 from medassist.audit.models import AuditEvent
 from medassist.core import clock
-from medassist.demo.labs import COURIER, seed_orders
+from medassist.demo.labs import CATALOG, COURIER, seed_orders
 from medassist.events.models import OutboxMessage
-from medassist.labs.models import CustodyEvent, LabOrder, LabRequisition, Manifest, Specimen
+from medassist.labs.models import (
+    CustodyEvent,
+    Handling,
+    LabOrder,
+    LabRequisition,
+    Manifest,
+    Specimen,
+)
 from medassist.labs.selectors.orders import worklist
 from medassist.labs.tests import factories as f
 from medassist.patients.tests.factories import make_encounter, make_patient
@@ -54,3 +63,29 @@ def test_patients_without_a_visit_can_be_given_too(cast):
     done = seed_orders(cast.north, patients, cast.bob, cast.alice)
     assert done.awaiting_collection == 1
     assert LabRequisition.objects.get().encounter is None
+
+
+def test_the_demo_lipid_and_cmp_tube_says_fasting_once(cast):
+    visit = make_encounter(make_patient(cast.north), cast.bob, start=clock.now(), stage="arrived")
+    seed_orders(cast.north, [visit], cast.bob, cast.alice)  # CMP, lipid panel and CBC
+    [row] = worklist(f.Actor.for_user(cast.alice)).patients
+    [item] = row.items
+    # The 12 h of the lipid panel, once; the tube's own lines say no other number of hours.
+    assert item.fasting_text == (
+        "Fasting 12 h required (Lipid panel): ask when the patient last ate."
+    )
+    [gold] = [t for t in item.tubes if t.info.code == "gold_sst"]
+    assert gold.tests == ("Comprehensive metabolic panel", "Lipid panel")
+    assert "Water and needed medicines only." in gold.handling
+    assert not [line for t in item.tubes for line in t.handling if "fasting" in line.lower()]
+
+
+def test_no_demo_test_says_twice_what_its_tube_already_says():
+    """The worklist shows a test's fasting hours and its handling in words of their own; the
+    instructions add only what those do not say (no second, clashing fasting or storage
+    message)."""
+    for test in CATALOG:
+        said = test.instructions.lower()
+        assert "fast" not in said, test.lab_code
+        if test.handling != Handling.ROOM_TEMPERATURE:
+            assert not re.search(r"refrigerat|freez|light", said), test.lab_code

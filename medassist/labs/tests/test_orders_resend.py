@@ -6,12 +6,15 @@ import uuid
 
 import pytest
 from django.contrib.messages import get_messages
+from django.http import Http404
 from django.test import Client
 from django.urls import reverse
 
+from medassist.access.actor import Actor
 from medassist.audit.models import AuditEvent
 from medassist.events.models import OutboxMessage
 from medassist.labs.models import OrderMessage
+from medassist.labs.selectors import orders as selectors
 from medassist.labs.tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -101,3 +104,17 @@ def test_signed_out_goes_to_log_in(cast):  # type: ignore[no-untyped-def]
     response = Client().post(resend_url(message.public_id))
     assert response.status_code == 302 and "login" in response["Location"]
     assert state(message) == before
+
+
+def test_the_lookup_is_the_selectors_and_scoped_to_the_actors_clinics(cast):  # type: ignore[no-untyped-def]
+    message = OrderMessage.objects.get(public_id=f.north_failed_order_message(cast))
+    for insider in (cast.dana, cast.alice):  # the service decides who may resend (403)
+        found = selectors.order_message_for_resend(Actor.for_user(insider), message.public_id)
+        assert found == message
+    with pytest.raises(Http404):
+        selectors.order_message_for_resend(Actor.for_user(cast.carol), message.public_id)
+    with pytest.raises(Http404):
+        selectors.order_message_for_resend(Actor.for_user(cast.dana), uuid.uuid4())
+    assert AuditEvent.objects.filter(
+        entity_id=str(message.public_id), outcome="denied", username="carol", action="update"
+    ).exists()

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from medassist.access.actor import Actor
 from medassist.core import clock
+from medassist.encounters.models import Encounter
 from medassist.labs.models import (
     CustodyEvent,
     LabOrder,
@@ -27,7 +28,7 @@ from medassist.labs.models import (
 )
 from medassist.labs.services import orders as services
 from medassist.labs.tests import factories as f
-from medassist.patients.tests.factories import make_patient
+from medassist.patients.tests.factories import make_encounter, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +132,48 @@ def test_a_bad_order_is_shown_on_its_fields_keeping_the_ticks_and_nothing_is_sav
         and "not in this clinic&#x27;s catalog" in response.content.decode()
     )
     assert not LabRequisition.objects.exists()
+
+
+ORDER = {"priority": "routine", "diagnoses": "Z00.00", "note": "", "collect_not_before": ""}
+
+
+def test_ordering_from_the_chart_attaches_todays_open_visit(cast):
+    catalog = f.make_catalog(cast.north)
+    patient, visit = f.today_patient(cast)
+    # Not today's, not open, or not at a clinic where bob orders: none of these counts.
+    make_encounter(patient, cast.bob, start=clock.now() - dt.timedelta(days=1), stage="arrived")
+    make_encounter(patient, cast.bob, start=clock.now(), stage="done")
+    Encounter.objects.create(
+        patient=patient, clinic=cast.south, provider=cast.frank, period_start=clock.now()
+    )
+    bob = client_for(cast.bob)
+    page = url("order-patient", patient_id=patient.public_id)
+    html = bob.get(page).content.decode()
+    at = clock.localtime(visit.period_start).strftime("%H:%M")
+    assert f"For today's visit at {at} with {cast.bob.get_full_name()}." in html
+    response = bob.post(page, {**ORDER, "tests": [str(catalog["CBC"].public_id)]})
+    assert response.status_code == 302
+    assert LabRequisition.objects.get().encounter == visit
+
+
+@pytest.mark.parametrize("others", ["none", "closed", "two"])
+def test_ordering_from_the_chart_without_exactly_one_open_visit_today_attaches_none(cast, others):
+    catalog = f.make_catalog(cast.north)
+    patient = make_patient(cast.north)
+    if others == "closed":
+        for stage in ("done", "cancelled", "no_show"):
+            make_encounter(patient, cast.bob, start=clock.now(), stage=stage)
+    elif others == "two":  # which one is meant? The provider orders from that visit.
+        for _ in range(2):
+            make_encounter(patient, cast.bob, start=clock.now(), stage="arrived")
+    bob = client_for(cast.bob)
+    page = url("order-patient", patient_id=patient.public_id)
+    html = bob.get(page).content.decode()
+    assert "For today's visit" not in html
+    assert "Not for a visit: ordered from the chart." in html
+    response = bob.post(page, {**ORDER, "tests": [str(catalog["CBC"].public_id)]})
+    assert response.status_code == 302
+    assert LabRequisition.objects.get().encounter is None
 
 
 def test_only_providers_reach_the_order_page(cast):

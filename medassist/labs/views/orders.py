@@ -18,13 +18,11 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from medassist.access.permissions import Permission
-from medassist.audit.models import Action
-from medassist.audit.services import out_of_reach
 from medassist.core import clock
 from medassist.encounters.models import Encounter
 from medassist.labs import forms_orders as forms
 from medassist.labs import labels
-from medassist.labs.models import LabRequisition, Manifest, OrderMessage, Specimen
+from medassist.labs.models import LabRequisition, Manifest, Specimen
 from medassist.labs.selectors import orders as selectors
 from medassist.labs.services import orders as services
 from medassist.patients.models import Patient
@@ -109,12 +107,17 @@ def _manifest_url(manifest: Manifest) -> str:
 # -- Ordering ----------------------------------------------------------------------------------
 
 
-def _order_page(request: HttpRequest, patient: Patient, visit: Encounter | None) -> HttpResponse:
+def _order_page(
+    request: HttpRequest, patient: Patient, visit: Encounter | None, *, todays: bool = False
+) -> HttpResponse:
+    """The order page, from a visit or from the chart (`todays`: the visit is the patient's
+    open visit of today, found for them, None when there is none)."""
     actor = request.actor  # type: ignore[attr-defined]
     groups = selectors.order_catalog(patient.clinic_id)
     context: dict[str, Any] = {
         "patient": patient,
         "visit": visit,
+        "todays": todays,
         "groups": groups,
         "open_orders": selectors.open_orders(patient),
         "chosen": [],
@@ -160,8 +163,11 @@ def order_for_visit(request: HttpRequest, encounter_id: uuid.UUID) -> HttpRespon
 @login_required
 @require_http_methods(["GET", "POST"])
 def order_for_patient(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-    patient = selectors.patient_for_ordering(request.actor, patient_id)  # type: ignore[attr-defined]
-    return _order_page(request, patient, None)
+    """Ordering from the chart: the order belongs to the patient's open visit of today at the
+    clinic, when they have exactly one; else to no visit."""
+    actor = request.actor  # type: ignore[attr-defined]
+    patient = selectors.patient_for_ordering(actor, patient_id)
+    return _order_page(request, patient, selectors.todays_visit(actor, patient), todays=True)
 
 
 @login_required
@@ -593,30 +599,13 @@ def test_edit(request: HttpRequest, test_id: uuid.UUID) -> HttpResponse:
 # -- The lab interface: order messages -----------------------------------------------------------
 
 
-def _order_message(request: HttpRequest, message_id: uuid.UUID) -> OrderMessage:
-    """An order message of the actor's clinics (where they see lab orders): 404 outside them,
-    like one that does not exist; the service decides who may act on it (403). (A lookup for a
-    write, not a read of patient data: it belongs with selectors.orders when that is next
-    opened.)"""
-    actor = request.actor  # type: ignore[attr-defined]
-    clinics = actor.clinics_with(Permission.VIEW_LAB_ORDERS)
-    found = OrderMessage.objects.filter(public_id=message_id, clinic_id__in=clinics).first()
-    if found is None:
-        raise out_of_reach(
-            actor, "MessageHeader", message_id, action=Action.UPDATE, message="No such message"
-        )
-    return found
-
-
 @login_required
 @require_POST
 def resend_order_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
-    message = _order_message(request, message_id)
+    actor = request.actor  # type: ignore[attr-defined]
+    message = selectors.order_message_for_resend(actor, message_id)
     try:
-        sent = services.resend_order_message(
-            actor=request.actor,  # type: ignore[attr-defined]
-            message=message,
-        )
+        sent = services.resend_order_message(actor=actor, message=message)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
