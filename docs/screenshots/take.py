@@ -24,6 +24,12 @@ def sign_in(page, base_url: str, username: str) -> None:  # type: ignore[no-unty
     page.wait_for_url(f"{base_url}/")
 
 
+def settle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page's requests (stylesheets, the HTMX banners) are done and drawn."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+
+
 def main(base_url: str) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -55,6 +61,7 @@ def main(base_url: str) -> None:
         page.get_by_role(
             "heading", name="Specimens to collect today: North Family Medicine"
         ).wait_for()
+        settle(page)
         page.screenshot(path=str(HERE / "labs-worklist.png"))
         # This morning's results waiting for Dr Okafor, the critical potassium first.
         page.get_by_role("button", name="Sign out").click()
@@ -62,6 +69,7 @@ def main(base_url: str) -> None:
         sign_in(page, base_url, "bob")
         page.get_by_role("navigation", name="Account").get_by_role("link", name="Results").click()
         page.get_by_role("heading", name="Results to review").wait_for()
+        settle(page)
         page.screenshot(path=str(HERE / "labs-inbox.png"))
         browser.close()
 

@@ -41,24 +41,24 @@ from medassist.patients.models import Patient
 
 ADULT_YEARS = 18
 
-# (LOINC, name, unit, low, high) of the components the demo's history reports.
-_A1C = ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "%", "4.0", "5.6")
+# (LOINC, name as the lab prints it, unit, low, high) of the components the demo reports.
+_A1C = ("4548-4", "Hemoglobin A1c", "%", "4.0", "5.6")
 _LIPIDS = (
-    ("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "mg/dL", None, "200"),
-    ("2571-8", "Triglyceride [Mass/volume] in Serum or Plasma", "mg/dL", None, "150"),
-    ("2085-9", "Cholesterol in HDL [Mass/volume] in Serum or Plasma", "mg/dL", "40", None),
-    ("13457-7", "Cholesterol in LDL [Mass/volume] in Serum or Plasma by calculation", "mg/dL",
+    ("2093-3", "Cholesterol, total", "mg/dL", None, "200"),
+    ("2571-8", "Triglycerides", "mg/dL", None, "150"),
+    ("2085-9", "HDL cholesterol", "mg/dL", "40", None),
+    ("13457-7", "LDL cholesterol, calculated", "mg/dL",
      None, "100"),
 )  # fmt: skip
 _BMP = (
-    ("2951-2", "Sodium [Moles/volume] in Serum or Plasma", "mmol/L", "136", "145"),
-    ("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "mmol/L", "3.5", "5.1"),
-    ("2075-0", "Chloride [Moles/volume] in Serum or Plasma", "mmol/L", "98", "107"),
-    ("2028-9", "Carbon dioxide, total [Moles/volume] in Serum or Plasma", "mmol/L", "22", "29"),
-    ("3094-0", "Urea nitrogen [Mass/volume] in Serum or Plasma", "mg/dL", "7", "20"),
-    ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", "0.6", "1.3"),
-    ("2345-7", "Glucose [Mass/volume] in Serum or Plasma", "mg/dL", "70", "99"),
-    ("17861-6", "Calcium [Mass/volume] in Serum or Plasma", "mg/dL", "8.6", "10.3"),
+    ("2951-2", "Sodium", "mmol/L", "136", "145"),
+    ("2823-3", "Potassium", "mmol/L", "3.5", "5.1"),
+    ("2075-0", "Chloride", "mmol/L", "98", "107"),
+    ("2028-9", "Carbon dioxide, total", "mmol/L", "22", "29"),
+    ("3094-0", "Urea nitrogen (BUN)", "mg/dL", "7", "20"),
+    ("2160-0", "Creatinine", "mg/dL", "0.6", "1.3"),
+    ("2345-7", "Glucose", "mg/dL", "70", "99"),
+    ("17861-6", "Calcium", "mg/dL", "8.6", "10.3"),
 )
 POTASSIUM_CRITICAL_HIGH = Decimal("6.0")
 
