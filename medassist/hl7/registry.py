@@ -29,7 +29,7 @@ from medassist.events.models import OutboxMessage
 from medassist.events.services import MAX_ATTEMPTS, Skip, register_handler
 from medassist.hl7 import mllp
 from medassist.hl7.ack import Ack, error_list, exchange
-from medassist.hl7.people import patient_info, provider
+from medassist.hl7.people import local_time, patient_info, provider
 from medassist.hl7.vxu import SITE, Administration, Sender, VisDocument, build_vxu
 from medassist.immunizations import codes
 from medassist.immunizations.models import (
@@ -128,7 +128,7 @@ def build_message(submission: RegistrySubmission, connection: RegistryConnection
         patient_info(dose.patient),
         [_administration(dose, submission.action)],
         control_id=submission.control_id,
-        sent_at=submission.created_at,
+        sent_at=local_time(submission.created_at),
     )
 
 

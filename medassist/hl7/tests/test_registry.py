@@ -7,6 +7,7 @@ import io
 import hl7
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from medassist.audit.models import AuditEvent
 from medassist.core import clock
@@ -71,6 +72,9 @@ def test_dose_is_reported_and_acknowledged(
     assert str(message["MSH"][0][9]) == "VXU^V04^VXU_V04"
     assert str(message["MSH"][0][10]) == submission.control_id
     assert str(message["MSH"][0][21]) == "Z22^CDCPHINVS"
+    # MSH-7 in the clinic's wall-clock time with its UTC offset, as the lab messages are.
+    local = timezone.localtime(submission.created_at, timezone.get_default_timezone())
+    assert str(message["MSH"][0][7]) == local.strftime("%Y%m%d%H%M%S%z")
     rxa = message.segment("RXA")
     assert str(rxa[5]).startswith("49^")  # CVX PRP-OMP
     assert str(rxa[15]) == "H7734" and str(rxa[17]).startswith("MSD")
