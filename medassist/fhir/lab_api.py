@@ -25,7 +25,7 @@ from django.http import Http404, HttpRequest
 
 from medassist.access.actor import Actor
 from medassist.access.permissions import Permission
-from medassist.access.policies import can
+from medassist.access.policies import can, clinic_of
 from medassist.audit.models import Action, Outcome
 from medassist.audit.services import out_of_reach, record
 from medassist.clinics.models import Membership
@@ -449,7 +449,14 @@ def _read_visible(
     found = scoped(actor).filter(public_id=public_id).first()
     if found is None:
         raise out_of_reach(actor, audit_as, entity_id)
-    record(actor, Action.READ, audit_as, patient=found.patient, entity_id=entity_id)
+    record(
+        actor,
+        Action.READ,
+        audit_as,
+        patient=found.patient,
+        clinic_id=clinic_of(found),  # an Observation has no clinic of its own: its patient's
+        entity_id=entity_id,
+    )
     return found
 
 

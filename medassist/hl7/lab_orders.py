@@ -55,7 +55,11 @@ MESSAGE_TYPES: Final = {
     "OML^O21": ("OML", "O21", "OML_O21"),
 }
 #: HL70119 order control codes we send (ORC-1).
-ORDER_CONTROL: Final = {"NW": "New order", "CA": "Cancel order request"}
+ORDER_CONTROL: Final = {
+    "NW": "New order",
+    "XO": "Change order/service request",  # sent after collection: the specimens, OBR-7
+    "CA": "Cancel order request",
+}
 #: HL70485 extended priority codes (TQ1-9; OBR-27.6 / TQ-6 in ORM): the three a clinic uses.
 PRIORITY: Final = {"S": "Stat", "A": "ASAP", "R": "Routine"}
 #: Specimen collection method (SPM-7): the words for each labs.models.Specimen.Method. Only
@@ -153,7 +157,7 @@ class LabOrderMessage:
     """One ORM^O01 or OML^O21 for one requisition: new orders (NW) or cancels (CA)."""
 
     message_type: str  # "ORM^O01" or "OML^O21"
-    control: str  # ORC-1: NW or CA
+    control: str  # ORC-1: NW, XO or CA
     control_id: str  # MSH-10
     sent_at: dt.datetime  # MSH-7, and ORC-9 of a cancel
     sender: Sender  # MSH-3..6: us (MEDASSIST at the clinic's facility id) to the lab

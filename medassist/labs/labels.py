@@ -48,6 +48,7 @@ class Label:
     collector_initials: str
     tests: str
     container: str  # the cap colour in words, as the lab sorts tubes
+    requisition: str = ""  # the requisition number, to match the tube to its paper order
 
     @property
     def birth_date_text(self) -> str:
@@ -81,6 +82,7 @@ def label_for(specimen: Specimen) -> Label:
         collector_initials=initials(specimen.collected_by),
         tests=", ".join(o.test.name for o in specimen.orders.all()),
         container=CONTAINERS[specimen.container].cap_color,
+        requisition=specimen.requisition.number,
     )
 
 
@@ -169,7 +171,7 @@ def label_zpl(label: Label) -> str:
         # Code 128, 50 dots high, the accession printed below it (Y) and not above (N), no
         # UCC check digit, automatic code sets (A) for the shortest symbol.
         f"^FO24,58^BY2^BCN,50,Y,N,N,A^FD{label.accession}^FS",
-        _field(12, 140, 18, label.tests),
+        _field(12, 140, 18, f"{label.requisition}  {label.tests}".strip()),
         _field(
             12,
             164,

@@ -641,6 +641,15 @@ def record_controls(
             "of use; controls on an expired lot do not qualify it.",
             "kit_expired",
         )
+    if day < kit_lot.received_on:
+        # Controls cannot have been run on a shipment before it was in the building: a run
+        # dated earlier would qualify a new shipment without testing it.
+        raise refuse(
+            "performed_at",
+            f"Kit lot {kit_lot.lot_number} was received on {kit_lot.received_on:%Y-%m-%d}: "
+            "a control run on it cannot be dated before that.",
+            "before_receipt",
+        )
     seen: set[str] = set()
     outcomes: list[tuple[ControlLot, rules.QcOutcome]] = []
     for entry in entries:
@@ -654,6 +663,13 @@ def record_controls(
         label = test.level_label(control.level).lower()
         if control.retired_at is not None:
             raise refuse(field_name, f"The {label} control lot {control.lot_number} is out of use.")
+        if day < control.received_on:
+            raise refuse(
+                field_name,
+                f"The {label} control lot {control.lot_number} was received on "
+                f"{control.received_on:%Y-%m-%d}: a run with it cannot be dated before that.",
+                "before_receipt",
+            )
         if control.expired_on(day):
             raise refuse(
                 field_name,

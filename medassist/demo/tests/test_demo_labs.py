@@ -60,9 +60,10 @@ def test_todays_north_patients_have_orders_to_draw_and_orders_with_the_courier(l
     in_transit = Specimen.objects.filter(clinic=north, status=Specimen.Status.IN_TRANSIT)
     assert in_transit.exists()
     assert all(s.custody.filter(step="courier").exists() for s in in_transit)
-    # Every order placed today was queued for the lab in the same transaction.
-    queued = OrderMessage.objects.filter(clinic=north, control="NW")
-    assert queued.exists()
+    # Every order placed today was queued for the lab in the same transaction, and every
+    # collection sent the lab a change order with the tubes.
+    queued = OrderMessage.objects.filter(clinic=north)
+    assert set(queued.values_list("control", flat=True)) == {"NW", "XO"}
     assert OutboxMessage.objects.filter(kind=LAB_ORDER_KIND).count() == queued.count()
 
 

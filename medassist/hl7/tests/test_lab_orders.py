@@ -394,7 +394,7 @@ def test_a_cancel_names_the_order_and_the_lab_number() -> None:
     ("changes", "message"),
     [
         ({"message_type": "ORU^R01"}, "message type"),
-        ({"control": "XO"}, "order control"),
+        ({"control": "XX"}, "order control"),
         ({"priority": "T"}, "priority"),
         ({"control_id": ""}, "control id"),
         ({"tests": ()}, "at least one test"),
@@ -428,7 +428,9 @@ def test_built_from_a_placed_order(cast, actor_of, kind, settings):  # type: ign
     catalog = make_catalog(lab)
     requisition = place(cast, actor_of, [catalog["cbc"], catalog["lipids"]], priority="stat")
     collect(cast, actor_of, requisition)
-    om = OrderMessage.objects.get(requisition=requisition)
+    # Collecting sends the lab a change order (XO) with the tubes; the new order (NW) went first.
+    new, om = OrderMessage.objects.filter(requisition=requisition).order_by("pk")
+    assert (new.control, om.control) == ("NW", "XO")
     text = build_message(om)
     assert hl7apy_validate(text)
     orders = list(requisition.orders.order_by("pk"))
@@ -498,7 +500,7 @@ def test_a_failed_draw_is_no_specimen_and_its_time_no_collection_time(  # type: 
     )
     [drawn] = done.specimens
     assert drawn.collected_at is not None
-    text = build_message(OrderMessage.objects.get(requisition=requisition))
+    text = build_message(OrderMessage.objects.get(requisition=requisition, control="XO"))
     stamp = clock.localtime(drawn.collected_at).strftime("%Y%m%d%H%M%S%z")
     assert field(text, "OBR", 7) == stamp
     assert failed.accession not in text

@@ -286,3 +286,32 @@ def test_a_disabled_lab_keeps_the_message_waiting(
     deliver_due()
     om.refresh_from_db()
     assert om.status == "accepted" and len(lab_double.received) == 1
+
+
+@pytest.mark.parametrize("kind", ["ORM^O01", "OML^O21"])
+def test_after_collection_the_lab_is_told_the_tubes_by_a_change_order(
+    cast, actor_of, lab_double, kind, django_capture_on_commit_callbacks
+):
+    """The new order goes when it is placed, before anything is drawn; the collection then
+    sends a change order (ORC-1 XO) with the collection time (OBR-7) and, in OML, each tube's
+    accession (SPM-2), so the tube that reaches the lab matches its order."""
+    from medassist.hl7.tests.test_lab_orders import collect
+
+    lab = make_lab(cast, double=lab_double, message_type=kind)
+    requisition = order_cbc(cast, actor_of, lab, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        collect(cast, actor_of, requisition)
+    new, change = OrderMessage.objects.filter(requisition=requisition).order_by("pk")
+    assert (new.control, change.control) == ("NW", "XO")
+    assert change.status == OrderMessage.Status.ACCEPTED, change.last_error
+    first, second = lab_double.received
+    assert field(first, "ORC", 1) == "NW" and field(first, "OBR", 7) == ""
+    assert field(second, "ORC", 1) == "XO"
+    order = requisition.orders.get()
+    specimen = order.specimens.get()
+    assert field(second, "ORC", 2) == f"{order.placer_number}^NORTHFM"
+    drawn = clock.localtime(specimen.collected_at).strftime("%Y%m%d%H%M%S%z")
+    assert field(second, "OBR", 7) == drawn
+    if kind == "OML^O21":
+        assert field(second, "SPM", 2) == f"{specimen.accession}&NORTHFM"
+    assert hl7apy_validate(second)

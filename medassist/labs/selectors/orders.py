@@ -774,9 +774,9 @@ class Candidate:
     problem: str  # why it cannot go yet ("" when ready)
 
 
-def manifest_candidates(lab: PerformingLab) -> list[Candidate]:
+def manifest_candidates(actor: Actor, lab: PerformingLab) -> list[Candidate]:
     """The lab's specimens collected and not yet packed, with why any is not ready (no label,
-    not centrifuged). Four queries."""
+    not centrifuged); the list (patients and tests) is an audited read. Five queries."""
     specimens = list(
         Specimen.objects.filter(
             clinic_id=lab.clinic_id,
@@ -805,6 +805,14 @@ def manifest_candidates(lab: PerformingLab) -> list[Candidate]:
             else ""
         )
         out.append(Candidate(s, [o.test.name for o in orders], problem))
+    _read(
+        actor,
+        "Specimen",
+        None,
+        lab.clinic_id,
+        f"lab-packing-{lab.pk}",
+        f"specimens to pack for {lab.name}: {len(out)}",
+    )
     return out
 
 
@@ -877,6 +885,12 @@ def overdue_reason(
         return ""
     if now > handed_at + dt.timedelta(hours=transit_hours):
         return f"not received by the lab within {transit_hours} h of the hand-off"
+    late = handed_at - collected_at
+    if late > dt.timedelta(hours=pickup_hours):
+        # A missed pickup window stays missed once the bag is handed over: the lab must know
+        # the specimen may be past its stability limit.
+        hours = int(late.total_seconds() // 3600)
+        return f"handed to the courier {hours} h after collection (pickup within {pickup_hours} h)"
     return ""
 
 

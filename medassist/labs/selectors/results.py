@@ -45,6 +45,7 @@ from medassist.labs.services.results import (
     escalate_after,
     flag_label,
     inbound_scope,
+    may_tell_patient,
     reviews_at,
     value_text,
 )
@@ -284,7 +285,7 @@ def report_view(actor: Actor, report: LabReport) -> ReportView:
     view = ReportView(
         report=report,
         may_review=can(actor, Permission.REVIEW_LAB_RESULTS, report),
-        may_tell=can(actor, Permission.VIEW_LAB_ORDERS, report) and report.released_at is not None,
+        may_tell=may_tell_patient(actor, report) and report.released_at is not None,
         show_values=show,
     )
     if not show:
@@ -524,28 +525,39 @@ def trend(actor: Actor, patient_id: uuid.UUID | str, loinc: str) -> tuple[Patien
 
 
 def open_alerts(actor: Actor) -> list[ResultAlert]:
-    """The critical results waiting for this provider's acknowledgment, oldest first: their
-    own; those whose owner does not review results at the clinic (or that have none); and
-    every one at their clinics left unacknowledged past escalate_after() (escalated). Each
-    carries `owner_reviews` (whether its owner reviews there) and `overdue`. One query."""
-    clinics = _scope(actor, Permission.REVIEW_LAB_RESULTS)
-    if not clinics:
+    """The critical results waiting for this user's acknowledgment, oldest first.
+
+    A provider sees their own; those whose owner does not review results at the clinic (or
+    that have none); and every one at their clinics left unacknowledged past escalate_after()
+    (escalated). A clinic manager (ACKNOWLEDGE_ALERT without REVIEW_LAB_RESULTS) sees the
+    escalated ones of their clinics, without the value (`value_free`), to reach the on-call
+    provider: a clinic whose only provider is away still has someone who sees it (as vitals
+    alerts escalate to the manager, vitals/services.py). Each carries `owner_reviews`,
+    `overdue` and `value_free`. One query."""
+    reviewing = set(_scope(actor, Permission.REVIEW_LAB_RESULTS))
+    managing = set(_scope(actor, Permission.ACKNOWLEDGE_ALERT)) - reviewing
+    if not reviewing and not managing:
         return []
     cutoff = clock.now() - escalate_after()
+    overdue = Q(escalated_at__isnull=False) | Q(raised_at__lte=cutoff)
     alerts: list[ResultAlert] = list(
-        ResultAlert.objects.filter(clinic_id__in=clinics, status=ResultAlert.Status.REQUESTED)
+        ResultAlert.objects.filter(
+            clinic_id__in=reviewing | managing, status=ResultAlert.Status.REQUESTED
+        )
         .annotate(owner_reviews=reviews_at("owner_id"))
         .filter(
-            Q(owner_id=actor.user_id)
-            | Q(owner_reviews=False)
-            | Q(escalated_at__isnull=False)
-            | Q(raised_at__lte=cutoff)
+            (
+                Q(clinic_id__in=reviewing)
+                & (Q(owner_id=actor.user_id) | Q(owner_reviews=False) | overdue)
+            )
+            | (Q(clinic_id__in=managing) & overdue)
         )
         .select_related("patient", "report", "owner")
         .order_by("raised_at", "id")[:20]
     )
     for alert in alerts:
         alert.overdue = alert.escalated_at is not None or alert.raised_at <= cutoff  # type: ignore[attr-defined]
+        alert.value_free = alert.clinic_id not in reviewing  # type: ignore[attr-defined]
     return alerts
 
 

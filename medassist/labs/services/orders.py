@@ -468,7 +468,8 @@ def place_order(
                 patient=patient,
                 test__in=chosen,
                 status=LabOrder.Status.ACTIVE,
-                stage=LabOrder.Stage.TO_COLLECT,
+                # not collected yet, including after a failed draw (it stays on the worklist)
+                stage__in=COLLECTABLE,
             ).select_related("requisition", "requisition__ordered_by", "test")
         }
         for test in chosen:
@@ -971,6 +972,11 @@ def collect_specimens(
         LabOrder.objects.filter(pk__in=wanted).update(
             stage=LabOrder.Stage.COLLECTED, updated_at=now
         )
+        # The new order went to the lab when it was placed, before anything was drawn: tell
+        # the lab now which tubes (accession numbers, SPM-2) and when (OBR-7), so the tube that
+        # arrives matches its order (HL7 v2.5.1 table 0119 XO, change order). It follows the
+        # new order (the adapter holds it until the lab has accepted that).
+        _queue_message(requisition, "XO", orders)
     return Collected(specimens=specimens, warnings=warnings)
 
 
@@ -1098,7 +1104,7 @@ def print_labels(*, actor: Actor, requisition: LabRequisition) -> list[Specimen]
         )
     return list(
         Specimen.objects.filter(pk__in=[s.pk for s in specimens])
-        .select_related("patient", "collected_by")
+        .select_related("patient", "collected_by", "requisition")
         .prefetch_related("orders__test")
         .order_by("id")
     )

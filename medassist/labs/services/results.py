@@ -98,6 +98,14 @@ INBOX_STATUSES = (InboundMessage.Status.ERROR, InboundMessage.Status.REJECTED)
 # -- The system as an actor ---------------------------------------------------------------------
 
 
+def may_tell_patient(actor: Actor, report: LabReport) -> bool:
+    """Who tells the patient what the provider released: the clinical staff (an MA or nurse,
+    who collect, or a provider), not the manager or the front desk, who hold no clinical role."""
+    return can(actor, Permission.COLLECT_SPECIMEN, report) or can(
+        actor, Permission.REVIEW_LAB_RESULTS, report
+    )
+
+
 def system_actor() -> Actor:
     """Who files what a lab sent: no user; audited as SYSTEM_USERNAME on the HL7 channel (as the
     immunization registry's answers are, medassist/hl7/registry.py)."""
@@ -1089,7 +1097,7 @@ def record_patient_told(
 ) -> LabReport:
     """The MA (or anyone who may see the orders) told the patient the released result: who,
     how (in person, by phone) and when."""
-    if not can(actor, Permission.VIEW_LAB_ORDERS, report):
+    if not may_tell_patient(actor, report):
         raise PermissionDenied("Your role does not relay lab results at this clinic.")
     if how not in LabReport.ToldHow.values:
         raise ValidationError({"how": "Say how the patient was told: in person or by phone."})
@@ -1129,7 +1137,13 @@ def acknowledge_result_alert(*, actor: Actor, alert: ResultAlert, note: str) -> 
     """The provider acknowledges a critical result, with the read-back (what they understood the
     result to be, and what they will do): completes the Task."""
     if not can(actor, Permission.REVIEW_LAB_RESULTS, alert):
-        raise PermissionDenied("Only a provider acknowledges critical results.")
+        # The clinic manager records the hand-off of an escalated alert (who took it), never
+        # before it escalated: until then it is the providers'.
+        escalated = alert.escalated_at is not None or alert.raised_at <= clock.now() - (
+            escalate_after()
+        )
+        if not (can(actor, Permission.ACKNOWLEDGE_ALERT, alert) and escalated):
+            raise PermissionDenied("Only a provider acknowledges critical results.")
     text = " ".join((note or "").split())
     if not text:
         raise ValidationError(

@@ -373,7 +373,11 @@ def test_the_manifest_prints_with_its_patients_and_is_audited(cast, at):
         (0, None, 4.01, "not handed to the courier within 4 h of collection"),
         (0, None, 30, "not handed to the courier within 4 h of collection"),
         (0, 3.5, 5, ""),  # handed in time, in transit
-        (0, 6, 7, ""),  # handed late, now with the courier: transit counts from the hand-off
+        (0, 4, 5, ""),  # handed exactly at the pickup limit: in time
+        # handed late: the missed pickup window stays on the board (stability), and transit
+        # still counts from the hand-off
+        (0, 6, 7, "handed to the courier 6 h after collection (pickup within 4 h)"),
+        (0, 6, 30.01, "not received by the lab within 24 h of the hand-off"),
         (0, 1, 25, ""),
         (0, 1, 25.01, "not received by the lab within 24 h of the hand-off"),
     ],
@@ -475,3 +479,17 @@ def test_the_board_runs_the_same_queries_for_2_or_10_specimens(cast, at):
     fill(8)
     assert count() == two
     assert LabOrder.objects.count() == 20
+
+
+def test_the_packing_page_lists_the_patients_and_records_the_read(cast, at):
+    requisition = f.order(cast, make_patient(cast.north, family="Packer"), ("CBC",))
+    f.ready_to_pack(cast, requisition)
+    client = Client()
+    client.force_login(cast.alice)
+    page = client.get(
+        reverse("labs:new-manifest"), {"lab": str(requisition.lab.public_id)}
+    ).content.decode()
+    assert "packer" in page.lower()
+    read = AuditEvent.objects.filter(action=Action.READ, entity_type="Specimen").last()
+    assert read is not None and read.clinic_id == cast.north.pk
+    assert "specimens to pack" in read.description

@@ -169,6 +169,7 @@ def test_the_pdf_has_one_label_per_container_with_both_identifiers_and_a_readabl
         assert f"{clock.localtime(specimen.collected_at):%m/%d/%Y %H:%M}" in text  # type: ignore[arg-type]
         assert " AM" in text  # Alice Moreno's initials
         assert decode_code128(page_barcode(page)) == specimen.accession
+        assert drawn.number in text  # the requisition, to match the tube to its order
     assert "Comprehensive metabolic panel, Lipid panel" in reader.pages[0].extract_text()
     assert "gold" in reader.pages[0].extract_text()
     assert "lavender" in reader.pages[1].extract_text()
@@ -185,6 +186,7 @@ def test_the_zpl_has_one_format_per_label_with_the_barcode_and_both_identifiers(
         fields = re.findall(r"\^FD(.*?)\^FS", text)
         assert "RIVERA, Maria" in fields
         assert f"DOB 03/04/1980  MRN {drawn.patient.mrn}" in fields
+        assert any(f.startswith(drawn.number) for f in fields)  # the requisition number
         assert text.startswith("^XA\n^CI28\n^PW406\n^LL203")
 
 

@@ -50,7 +50,8 @@ def test_todays_north_patients_get_open_orders_some_drawn_and_sent(cast):
         assert trail[:2] == ["collected", "labeled"] and trail[-2:] == ["packaged", "courier"]
         if s.specimen_type in ("SER", "PLAS"):
             assert "spun" in trail
-    assert OutboxMessage.objects.filter(kind="lab.order").count() == 6
+    # a new order per requisition, and a change order (the tubes) for each one drawn
+    assert OutboxMessage.objects.filter(kind="lab.order").count() == 6 + 3
     assert AuditEvent.objects.filter(entity_type="Specimen").exists()
     assert CustodyEvent.objects.filter(step="courier").count() == specimens.count()
     # and the MA's worklist shows the three waiting

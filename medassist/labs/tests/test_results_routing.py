@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 
@@ -224,3 +225,30 @@ def test_the_banner_runs_constant_queries(cast, hana, now, django_assert_max_num
     with CaptureQueriesContext(connection) as ten:
         assert "P7" in client.get(reverse("labs:banner"), headers=HTMX).content.decode()
     assert len(ten) == len(two)
+
+
+def test_in_a_one_provider_clinic_an_escalated_alert_reaches_the_manager_without_its_value(
+    cast, now
+):
+    """North's only provider, bob, is away: after the escalation time the manager's banner
+    names the patient and the test (never the value) so she reaches the on-call provider, and
+    records who took it (second review). Before that it is the providers' alone."""
+    f.critical_potassium(f.make_order(make_patient(cast.north, family="Kalium"), cast.bob))
+    alert = ResultAlert.objects.get()
+    assert not sees(cast.dana, alert) and "Kalium" not in banner_of(cast.dana)
+    with pytest.raises(PermissionDenied):
+        services.acknowledge_result_alert(actor=Actor.for_user(cast.dana), alert=alert, note="x")
+    now["at"] = RAISED + dt.timedelta(minutes=11)
+    shown = banner_of(cast.dana)
+    assert "Kalium" in shown and "Record hand-off" in shown
+    assert "6.8" not in shown and "mmol" not in shown  # no value for the manager
+    alert.refresh_from_db()
+    assert alert.escalated_at is not None  # her banner's poll recorded the escalation
+    services.acknowledge_result_alert(
+        actor=Actor.for_user(cast.dana), alert=alert, note="Handed to Dr Lee (on call) 10:12"
+    )
+    alert.refresh_from_db()
+    assert (alert.status, alert.acknowledged_by) == (ResultAlert.Status.COMPLETED, cast.dana)
+    assert not sees(cast.dana, alert) and not sees(cast.bob, alert)
+    # South's manager-less staff and other clinics' users never see it
+    assert not sees(cast.frank, alert) and not sees(cast.alice, alert)

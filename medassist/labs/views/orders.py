@@ -419,7 +419,7 @@ def new_manifest(request: HttpRequest) -> HttpResponse:
             "clinics": clinics,
             "labs": labs_here,
             "lab": lab,
-            "candidates": selectors.manifest_candidates(lab) if lab else [],
+            "candidates": selectors.manifest_candidates(actor, lab) if lab else [],
             "chosen": chosen or [],
         }
 

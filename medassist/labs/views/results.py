@@ -183,7 +183,12 @@ def banner(request: HttpRequest) -> HttpResponse:
     Records the escalation of the alerts that just went overdue. Answers 204 when nothing
     changed since the fingerprint the page holds (no rendering, no audit entry)."""
     actor = request.actor  # type: ignore[attr-defined]
-    services.escalate_overdue_alerts(actor.clinics_with(Permission.REVIEW_LAB_RESULTS))
+    services.escalate_overdue_alerts(
+        sorted(
+            set(actor.clinics_with(Permission.REVIEW_LAB_RESULTS))
+            | set(actor.clinics_with(Permission.ACKNOWLEDGE_ALERT))
+        )
+    )
     alerts = selectors.open_alerts(actor)
     fingerprint = hashlib.sha256(
         "|".join(

@@ -112,7 +112,12 @@ def expected_for(test: PocTest, level: str) -> dict[str, Expectation]:
 
 
 def make_control_lots(
-    test: PocTest, by: Any, *, expires: dt.date | None = None, prefix: str = "QC"
+    test: PocTest,
+    by: Any,
+    *,
+    expires: dt.date | None = None,
+    prefix: str = "QC",
+    received_on: dt.date | None = None,
 ) -> dict[str, ControlLot]:
     today = clock.today()
     return {
@@ -123,7 +128,7 @@ def make_control_lots(
             lot_number=f"{prefix}{i + 1}{code[:3].upper()}",
             expires_on=expires or today + dt.timedelta(days=200),
             expected={k: v.as_json() for k, v in expected_for(test, code).items()},
-            received_on=today - dt.timedelta(days=10),
+            received_on=received_on or today - dt.timedelta(days=10),
             received_by=by,
         )
         for i, (code, _) in enumerate(test.levels)

@@ -568,7 +568,7 @@ def test_without_todays_controls_the_service_refuses_and_saves_nothing(cast, act
 def test_daily_controls_are_counted_in_the_clinics_time_zone(cast, actor_of, visit, monkeypatch):
     test = f.make_test(cast.north, qc_every_days=1)
     lot = f.make_kit_lot(test, cast.alice, received_on=dt.date(2026, 11, 1))
-    controls = f.make_control_lots(test, cast.dana)
+    controls = f.make_control_lots(test, cast.dana, received_on=dt.date(2026, 11, 1))
     f.make_competency(cast.alice, test, cast.dana, assessed_on=dt.date(2026, 11, 1))
     evening = dt.datetime(2026, 11, 20, 3, 0, tzinfo=dt.UTC)  # 21:00 on the 19th in Chicago
     monkeypatch.setattr(clock, "now", lambda: evening + dt.timedelta(minutes=5))
@@ -800,3 +800,18 @@ def test_a_lot_of_another_test_is_refused(cast, actor_of, visit):
     with pytest.raises(ValidationError, match="not one of this clinic's for this test"):
         run(cast, actor_of, visit, test, other_lot)
     assert nothing_saved()
+
+
+def test_controls_cannot_be_dated_before_the_shipment_or_control_lot_arrived(cast):
+    """Backdating a run (allowed up to two days, for a run recorded late) must not qualify a
+    shipment that was not yet in the building (second review)."""
+    test = f.make_test(cast.north, qc_every_days=None)
+    lot = f.make_kit_lot(test, cast.alice, received_on=clock.today())
+    controls = f.make_control_lots(test, cast.dana)
+    f.make_competency(cast.alice, test, cast.dana)
+    with pytest.raises(ValidationError) as refused:
+        f.run_controls(lot, cast.alice, controls, at=clock.now() - dt.timedelta(hours=30))
+    assert "performed_at" in refused.value.message_dict
+    assert "cannot be dated before" in str(refused.value)
+    assert not QcRun.objects.filter(kit_lot=lot).exists()
+    assert services.lockout_for(test, lot, cast.alice)
