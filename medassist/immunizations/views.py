@@ -15,18 +15,17 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from medassist.access.permissions import Permission
 from medassist.clinics.models import Clinic
 from medassist.core import clock
+from medassist.core.forms import GENERAL, errors_by_field, safe_next
 from medassist.immunizations import forms, selectors, services
 from medassist.immunizations.models import Funding, Immunization, StandingOrder, VaccineLot
 from medassist.immunizations.services import DoseRefused
 from medassist.patients.models import Patient
 
-GENERAL = "general"
 # Where each refusal's field is on the dose form (the error summary links to it).
 _ANCHORS = {"standing_order": "f-order", "patient": "dose-errors", GENERAL: "dose-errors"}
 _DOSE_FIELDS = (
@@ -45,15 +44,6 @@ _DOSE_FIELDS = (
     "confirm_birth_date",
     "given_at",
 )
-
-
-def _errors(exc: ValidationError) -> dict[str, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return {
-            (GENERAL if name == NON_FIELD_ERRORS else name): list(found)
-            for name, found in exc.message_dict.items()
-        }
-    return {GENERAL: list(exc.messages)}
 
 
 def _form_errors(form: Any) -> dict[str, list[str]]:
@@ -78,16 +68,6 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    """Back where the user was: a path on this site only."""
-    target = str(request.POST.get("next") or "")
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 def _record_url(patient: Patient) -> str:
@@ -128,7 +108,7 @@ def add_indication(request: HttpRequest, patient_id: str) -> HttpResponse:
         try:
             added = services.record_indication(actor=actor, patient=patient, **form.cleaned_data)
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = errors_by_field(exc)
         else:
             messages.success(request, f"Recorded: {added.title}. The forecast now counts it.")
             return redirect(_record_url(patient) + "#conditions")
@@ -145,7 +125,7 @@ def end_indication(request: HttpRequest, indication_id: str) -> HttpResponse:
     try:
         services.end_indication(actor=actor, indication=indication)
     except ValidationError as exc:
-        messages.error(request, " ".join(m for ms in _errors(exc).values() for m in ms))
+        messages.error(request, " ".join(m for ms in errors_by_field(exc).values() for m in ms))
     else:
         messages.success(request, f"Ended: {indication.title}.")
     return redirect(_record_url(indication.patient) + "#conditions")
@@ -211,7 +191,7 @@ def give(request: HttpRequest, patient_id: str) -> HttpResponse:
                 request=form.to_request(refs.lot, refs.standing_order, refs.order),
             )
         except DoseRefused as exc:
-            errors = _errors(exc)
+            errors = errors_by_field(exc)
         except PermissionDenied as exc:
             errors, status = {GENERAL: [str(exc)]}, 403
         else:
@@ -316,7 +296,7 @@ def _patient_form(
     try:
         where = save(form.cleaned_data)
     except ValidationError as exc:
-        return _form_page(request, template, context, form, _errors(exc), 422)
+        return _form_page(request, template, context, form, errors_by_field(exc), 422)
     except PermissionDenied as exc:
         return _form_page(request, template, context, form, {GENERAL: [str(exc)]}, 403)
     return redirect(where)
@@ -409,7 +389,7 @@ def retract(request: HttpRequest, dose_id: str) -> HttpResponse:
             restock=form.cleaned_data["restock"],
         )
     except ValidationError as exc:
-        return _form_page(request, template, context, form, _errors(exc), 422)
+        return _form_page(request, template, context, form, errors_by_field(exc), 422)
     except PermissionDenied as exc:
         return _form_page(request, template, context, form, {GENERAL: [str(exc)]}, 403)
     messages.success(
@@ -438,7 +418,7 @@ def correct(request: HttpRequest, dose_id: str) -> HttpResponse:
     try:
         services.amend(actor=actor, immunization=dose, **form.to_kwargs())
     except ValidationError as exc:
-        return _form_page(request, template, context, form, _errors(exc), 422)
+        return _form_page(request, template, context, form, errors_by_field(exc), 422)
     except PermissionDenied as exc:
         return _form_page(request, template, context, form, {GENERAL: [str(exc)]}, 403)
     messages.success(request, f"{dose.vaccine_name} on {dose.occurred_on:%m/%d/%Y} corrected.")
@@ -462,7 +442,7 @@ def release(request: HttpRequest, dose_id: str) -> HttpResponse:
         messages.info(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Observation after {period.immunization.vaccine_name} ended.")
-    return redirect(_safe_next(request, _record_url(period.immunization.patient) + "#observation"))
+    return redirect(safe_next(request, _record_url(period.immunization.patient) + "#observation"))
 
 
 @login_required
@@ -481,7 +461,7 @@ def reaction(request: HttpRequest, dose_id: str) -> HttpResponse:
     try:
         found = services.record_reaction(actor=actor, immunization=dose, **form.cleaned_data)
     except ValidationError as exc:
-        return _form_page(request, template, context, form, _errors(exc), 422)
+        return _form_page(request, template, context, form, errors_by_field(exc), 422)
     except PermissionDenied as exc:
         return _form_page(request, template, context, form, {GENERAL: [str(exc)]}, 403)
     messages.success(
@@ -564,7 +544,7 @@ def receive(request: HttpRequest) -> HttpResponse:
         )
     except ValidationError as exc:
         return _stock_page(
-            request, clinic, clinics, errors=_errors(exc), errors_for="receive", status=422
+            request, clinic, clinics, errors=errors_by_field(exc), errors_for="receive", status=422
         )
     messages.success(
         request,
@@ -598,7 +578,7 @@ def adjust(request: HttpRequest, lot_id: str) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = errors_by_field(exc)
         else:
             messages.success(request, f"Lot {lot.lot_number}: {lot.doses_on_hand} doses on hand.")
             where = f"?clinic={clinic.code}#lot-{lot.public_id}"
@@ -631,7 +611,7 @@ def retire(request: HttpRequest, lot_id: str) -> HttpResponse:
         try:
             services.retire_lot(actor=actor, lot=lot, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = errors_by_field(exc)
         except PermissionDenied as exc:
             errors, status = {GENERAL: [str(exc)]}, 403
         else:
@@ -680,7 +660,7 @@ def standing_orders(request: HttpRequest) -> HttpResponse:
                     actor=actor, clinic_id=clinic.pk, **form.to_kwargs()
                 )
             except ValidationError as exc:
-                errors, status = _errors(exc), 422
+                errors, status = errors_by_field(exc), 422
             except PermissionDenied as exc:
                 errors, status = {GENERAL: [str(exc)]}, 403
             else:
@@ -716,7 +696,7 @@ def clinic_settings(request: HttpRequest) -> HttpResponse:
             try:
                 services.save_clinic_settings(actor=actor, clinic_id=clinic.pk, **form.cleaned_data)
             except ValidationError as exc:
-                errors, status = _errors(exc), 422
+                errors, status = errors_by_field(exc), 422
             else:
                 messages.success(request, "The clinic's immunization rules are saved.")
                 return redirect(reverse("immunizations:settings") + f"?clinic={clinic.code}")
@@ -781,7 +761,7 @@ def end_standing_order(request: HttpRequest, order_id: str) -> HttpResponse:
                 actor=actor, order=found, last_day=form.cleaned_data["last_day"]
             )
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = errors_by_field(exc)
             if "effective_to" in errors:
                 errors.setdefault("last_day", []).extend(errors.pop("effective_to"))
         except PermissionDenied as exc:

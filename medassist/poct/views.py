@@ -20,26 +20,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from medassist.access.permissions import Permission
 from medassist.clinics.models import Clinic
 from medassist.core import clock
+from medassist.core.forms import GENERAL, errors_by_field, safe_next
 from medassist.poct import forms, lockout, pdf, selectors, services
 from medassist.poct.models import PocTest, PocTestRun
 
-GENERAL = "general"
 QC_LOG_DEFAULT_DAYS = 31
-
-
-def _errors(exc: ValidationError) -> dict[str, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return {
-            (GENERAL if name == NON_FIELD_ERRORS else name): list(found)
-            for name, found in exc.message_dict.items()
-        }
-    return {GENERAL: list(exc.messages)}
 
 
 def _form_errors(form: Any) -> dict[str, list[str]]:
@@ -47,15 +38,6 @@ def _form_errors(form: Any) -> dict[str, list[str]]:
     if NON_FIELD_ERRORS in found:
         found[GENERAL] = found.pop(NON_FIELD_ERRORS)
     return found
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = str(request.POST.get("next") or request.GET.get("next") or "")
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 def _actor(request: HttpRequest) -> Any:
@@ -201,7 +183,7 @@ def run(request: HttpRequest, encounter_id: uuid.UUID, test_id: uuid.UUID) -> Ht
         except services.Locked as exc:
             locked = exc.reasons
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = errors_by_field(exc)
             forms.add_errors(form, {k: v for k, v in errors.items() if k != GENERAL})
         except PermissionDenied as exc:
             errors, status = {GENERAL: [str(exc)]}, 403
@@ -281,7 +263,7 @@ def _qc_context(
             Row(s, here(_shown(request, page.test, s.reasons, back))) for s in page.status.lots
         ],
         "general": here(_shown(request, page.test, page.status.general, back)),
-        "next": _safe_next(request, ""),
+        "next": safe_next(request, ""),
         "links": _fix_links(page.test, request.get_full_path()),
         "corrective_form": forms.CorrectiveActionForm(),
     }
@@ -334,7 +316,7 @@ def qc(request: HttpRequest, test_id: uuid.UUID) -> HttpResponse:
                     actor=actor, kit_lot=lot, entries=entries, reason=form.cleaned_data["reason"]
                 )
             except ValidationError as exc:
-                errors = _errors(exc)
+                errors = errors_by_field(exc)
                 if "lockout" in errors:
                     errors[GENERAL] = errors.pop("lockout")
             except PermissionDenied as exc:
@@ -362,7 +344,7 @@ def _controls_recorded(
         return redirect(reverse("poct:qc", kwargs={"test_id": test.public_id}) + "#failures")
     messages.success(request, text)
     back = reverse("poct:qc", kwargs={"test_id": test.public_id})
-    return redirect(_safe_next(request, back))
+    return redirect(safe_next(request, back))
 
 
 @login_required
@@ -380,14 +362,14 @@ def corrective_action(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
             actor=actor, run=found, action=form.cleaned_data["action"]
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(m for ms in _errors(exc).values() for m in ms))
+        messages.error(request, " ".join(m for ms in errors_by_field(exc).values() for m in ms))
         return redirect(back + "#failures")
     messages.success(
         request,
         f"Corrective action recorded for the {found.test.level_label(found.level).lower()} "
         f"control on lot {found.kit_lot.lot_number}. Run the control again: it must pass.",
     )
-    return redirect(_safe_next(request, back))
+    return redirect(safe_next(request, back))
 
 
 def _dates(request: HttpRequest) -> tuple[dt.date, dt.date]:
@@ -482,7 +464,7 @@ def receive_kit(request: HttpRequest) -> HttpResponse:
             request,
             clinic,
             clinics,
-            errors=_errors(exc),
+            errors=errors_by_field(exc),
             errors_for=str(test.public_id),
             status=422,
         )
@@ -532,7 +514,7 @@ def receive_control(request: HttpRequest, test_id: uuid.UUID) -> HttpResponse:
                 received_on=data["received_on"],
             )
         except ValidationError as exc:
-            forms.add_errors(form, _errors(exc))
+            forms.add_errors(form, errors_by_field(exc))
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
             status = 403
@@ -542,7 +524,7 @@ def receive_control(request: HttpRequest, test_id: uuid.UUID) -> HttpResponse:
                 f"Received the {test.level_label(lot.level).lower()} control lot "
                 f"{lot.lot_number} for {test.name}.",
             )
-            return redirect(_safe_next(request, _kits_url(test.clinic, test)))
+            return redirect(safe_next(request, _kits_url(test.clinic, test)))
     return render(request, "poct/control_form.html", {"test": test, "form": form}, status=status)
 
 
@@ -568,7 +550,7 @@ def _retire(
     try:
         retire(actor=actor, lot=lot, reason=form.cleaned_data["reason"])
     except ValidationError as exc:
-        messages.error(request, " ".join(m for ms in _errors(exc).values() for m in ms))
+        messages.error(request, " ".join(m for ms in errors_by_field(exc).values() for m in ms))
     else:
         messages.success(request, done)
     return redirect(where)
@@ -594,7 +576,7 @@ def menu(request: HttpRequest) -> HttpResponse:
                     actor=actor, clinic_id=clinic.pk, config=form.to_config()
                 )
             except ValidationError as exc:
-                forms.add_errors(form, _errors(exc))
+                forms.add_errors(form, errors_by_field(exc))
             else:
                 messages.success(
                     request, f"{test.name} is on the menu. Check its QC policy against the insert."
@@ -620,7 +602,7 @@ def edit_test(request: HttpRequest, test_id: uuid.UUID) -> HttpResponse:
                     actor=actor, clinic_id=test.clinic_id, config=form.to_config(), test=test
                 )
             except ValidationError as exc:
-                forms.add_errors(form, _errors(exc))
+                forms.add_errors(form, errors_by_field(exc))
             else:
                 messages.success(request, f"Saved {test.name}.")
                 return redirect(reverse("poct:menu") + f"?clinic={test.clinic.code}")
@@ -661,7 +643,7 @@ def competencies(request: HttpRequest) -> HttpResponse:
                     note=data["note"],
                 )
             except ValidationError as exc:
-                forms.add_errors(form, _errors(exc))
+                forms.add_errors(form, errors_by_field(exc))
             else:
                 who = services.person(form.people[data["user"]])
                 names = ", ".join(t.name for t in chosen)

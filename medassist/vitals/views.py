@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from medassist.access.permissions import Permission
@@ -20,17 +19,9 @@ from medassist.audit.models import Action
 from medassist.audit.services import record
 from medassist.clinics.models import Clinic
 from medassist.core import clock
+from medassist.core.forms import safe_next
 from medassist.vitals import forms, plots, selectors, services
 from medassist.vitals.policy import Policy
-
-
-def _safe_next(request, fallback: str) -> str:  # type: ignore[no-untyped-def]
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 def _open_alerts(request):  # type: ignore[no-untyped-def]
@@ -61,7 +52,7 @@ def banner(request):  # type: ignore[no-untyped-def]
     return render(
         request,
         "vitals/partials/_banner.html",
-        {"alerts": alerts, "fp": fingerprint, "next": _safe_next(request, reverse("home"))},
+        {"alerts": alerts, "fp": fingerprint, "next": safe_next(request, reverse("home"))},
     )
 
 
@@ -75,12 +66,12 @@ def acknowledge(request, alert_id):  # type: ignore[no-untyped-def]
         services.acknowledge_alert(actor=request.actor, alert=alert, note=note)
     except PermissionDenied as exc:
         messages.error(request, str(exc))
-        return redirect(_safe_next(request, reverse("vitals:alerts")))
+        return redirect(safe_next(request, reverse("vitals:alerts")))
     except ValidationError as exc:
         messages.info(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Alert for {alert.patient.display_name} acknowledged.")
-    return redirect(_safe_next(request, reverse("vitals:alerts")))
+    return redirect(safe_next(request, reverse("vitals:alerts")))
 
 
 @login_required
@@ -106,7 +97,7 @@ def retract(request, sign_id):  # type: ignore[no-untyped-def]
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"{sign.get_measure_display()} marked as entered in error.")
-    return redirect(_safe_next(request, fallback))
+    return redirect(safe_next(request, fallback))
 
 
 @login_required

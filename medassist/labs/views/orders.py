@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from medassist.access.permissions import Permission
 from medassist.core import clock
+from medassist.core.forms import GENERAL, errors_by_field
 from medassist.encounters.models import Encounter
 from medassist.labs import forms_orders as forms
 from medassist.labs import labels
@@ -27,7 +28,6 @@ from medassist.labs.selectors import orders as selectors
 from medassist.labs.services import orders as services
 from medassist.patients.models import Patient
 
-GENERAL = "general"
 BODY_SITES = (
     "Left antecubital (median cubital vein)",
     "Right antecubital (median cubital vein)",
@@ -40,15 +40,6 @@ BODY_SITES = (
     "Left middle finger",
     "Right middle finger",
 )
-
-
-def _errors(exc: ValidationError) -> dict[str, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return {
-            (GENERAL if name == NON_FIELD_ERRORS else name): list(found)
-            for name, found in exc.message_dict.items()
-        }
-    return {GENERAL: list(exc.messages)}
 
 
 def _code(exc: ValidationError) -> str:
@@ -83,7 +74,7 @@ def _attempt(
     try:
         return save(form.cleaned_data)
     except ValidationError as exc:
-        return _form_page(request, template, context, form, _errors(exc), 422)
+        return _form_page(request, template, context, form, errors_by_field(exc), 422)
     except PermissionDenied as exc:
         return _form_page(request, template, context, form, {GENERAL: [str(exc)]}, 403)
 
@@ -293,7 +284,7 @@ def not_collected(request: HttpRequest, requisition_id: uuid.UUID) -> HttpRespon
                 attempts=unable.cleaned_data.get("attempts") or 0,
             )
         except ValidationError as exc:
-            errors = _errors(exc)
+            errors = errors_by_field(exc)
             forms.add_errors(unable, errors)
         except PermissionDenied as exc:
             errors, status = {GENERAL: [str(exc)]}, 403
@@ -316,7 +307,7 @@ def _print(request: HttpRequest, requisition_id: uuid.UUID) -> list[labels.Label
     try:
         specimens = services.print_labels(actor=actor, requisition=requisition)
     except ValidationError as exc:
-        messages.error(request, " ".join(m for ms in _errors(exc).values() for m in ms))
+        messages.error(request, " ".join(m for ms in errors_by_field(exc).values() for m in ms))
         return redirect(_collect_url(requisition))
     return labels.labels_for(specimens)
 

@@ -12,40 +12,18 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from medassist.access.permissions import Permission
 from medassist.audit.models import Action
 from medassist.audit.services import record
 from medassist.core import clock
+from medassist.core.forms import GENERAL, errors_by_field, safe_next
 from medassist.labs import forms_results as forms
 from medassist.labs import plots
 from medassist.labs.intake import NotFiled
 from medassist.labs.selectors import results as selectors
 from medassist.labs.services import results as services
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = str(request.POST.get("next") or request.GET.get("next") or "")
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
-GENERAL = "general"
-
-
-def _errors(exc: ValidationError) -> dict[str, list[str]]:
-    """Messages by field; those of no field under GENERAL."""
-    if hasattr(exc, "error_dict"):
-        return {
-            (GENERAL if name == NON_FIELD_ERRORS else name): list(found)
-            for name, found in exc.message_dict.items()
-        }
-    return {GENERAL: list(exc.messages)}
 
 
 def _form_errors(form: Any) -> dict[str, list[str]]:
@@ -119,7 +97,7 @@ def _act(
         return redirect(_report_url(found))
     except ValidationError as exc:
         return _report_page(
-            request, found, errors=_errors(exc), data=request.POST.dict(), status=422
+            request, found, errors=errors_by_field(exc), data=request.POST.dict(), status=422
         )
     messages.success(request, done)
     return redirect(_report_url(found))
@@ -212,7 +190,7 @@ def banner(request: HttpRequest) -> HttpResponse:
         {
             "alerts": alerts,
             "fp": fingerprint,
-            "next": _safe_next(request, reverse("home")),
+            "next": safe_next(request, reverse("home")),
             "escalate_minutes": int(services.escalate_after().total_seconds() // 60),
         },
     )
@@ -223,7 +201,7 @@ def banner(request: HttpRequest) -> HttpResponse:
 def acknowledge(request: HttpRequest, alert_id: str) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     alert = selectors.get_alert(actor, alert_id)
-    back = _safe_next(request, _report_url(alert.report))
+    back = safe_next(request, _report_url(alert.report))
     form = forms.AcknowledgeForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     try:
@@ -307,7 +285,7 @@ def retry(request: HttpRequest, message_id: str) -> HttpResponse:
     except PermissionDenied as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:
-        return _message_page(request, message_id, errors=_errors(exc), status=422)
+        return _message_page(request, message_id, errors=errors_by_field(exc), status=422)
     except NotFiled as exc:
         return _message_page(request, message_id, problems=exc.problems, status=422)
     else:
@@ -331,7 +309,7 @@ def dismiss(request: HttpRequest, message_id: str) -> HttpResponse:
     except PermissionDenied as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:
-        errors = _errors(exc) if form.is_valid() else _form_errors(form)
+        errors = errors_by_field(exc) if form.is_valid() else _form_errors(form)
         return _message_page(
             request,
             message_id,
